@@ -1,0 +1,165 @@
+"""Runtime configuration read from environment variables.
+
+Kept apart from ``settings.py`` so the CLI can resolve paths and the database
+before Django starts, and so the rules are testable without Django.
+
+Variables:
+
+``GONGZHI_ENV``
+    ``demo``, ``development``, ``test`` or ``production`` (default ``production``;
+    ``test`` when running under pytest, ``demo`` when started by ``gongzhi demo``).
+``GONGZHI_DATA_DIR``
+    Where the embedded database, the raw packet archive and uploads live
+    (default ``./var``).
+``GONGZHI_DATABASE_URL``
+    ``sqlite:///absolute/path.sqlite3`` or ``postgresql://user:pass@host:port/db``.
+    Unset: the embedded SQLite database ``<data dir>/gongzhi.sqlite3`` in WAL mode.
+``GONGZHI_SECRET_KEY``
+    Required in production. In demo, development and test modes a random key is
+    generated once and kept in ``<data dir>/secret_key`` (mode 0600).
+``GONGZHI_ALLOWED_HOSTS``
+    Comma-separated host names (default ``127.0.0.1,localhost``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+ENVIRONMENTS = ("demo", "development", "test", "production")
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or wrong; the message says which and how to fix it."""
+
+
+def environment(env: dict | None = None) -> str:
+    env = os.environ if env is None else env
+    value = env.get("GONGZHI_ENV")
+    if not value:
+        value = "test" if env.get("PYTEST_VERSION") else "production"
+    value = value.strip().lower()
+    if value not in ENVIRONMENTS:
+        raise ConfigError(f"GONGZHI_ENV={value!r} is not one of {', '.join(ENVIRONMENTS)}")
+    return value
+
+
+def data_dir(env: dict | None = None) -> Path:
+    env = os.environ if env is None else env
+    return Path(env.get("GONGZHI_DATA_DIR") or "var").expanduser().resolve()
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    vendor: str  # "sqlite" or "postgresql"
+    name: str
+    user: str = ""
+    password: str = ""
+    host: str = ""
+    port: str = ""
+    options: tuple[tuple[str, str], ...] = ()
+
+    def django(self) -> dict:
+        if self.vendor == "sqlite":
+            return {
+                "ENGINE": "django.db.backends.sqlite3",
+                "NAME": self.name,
+                "OPTIONS": {
+                    # WAL lets readers work while the single writer commits;
+                    # IMMEDIATE transactions avoid "database is locked" upgrades.
+                    "transaction_mode": "IMMEDIATE",
+                    "timeout": 20,
+                    "init_command": (
+                        "PRAGMA journal_mode=WAL;"
+                        "PRAGMA synchronous=NORMAL;"
+                        "PRAGMA foreign_keys=ON;"
+                        "PRAGMA busy_timeout=20000;"
+                    ),
+                },
+                "TEST": {"NAME": None},
+            }
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": self.name,
+            "USER": self.user,
+            "PASSWORD": self.password,
+            "HOST": self.host,
+            "PORT": self.port,
+            "OPTIONS": dict(self.options),
+            "CONN_MAX_AGE": 60,
+            "CONN_HEALTH_CHECKS": True,
+        }
+
+
+def parse_database_url(url: str) -> DatabaseConfig:
+    """Parse ``GONGZHI_DATABASE_URL``.
+
+    >>> parse_database_url("postgresql://u:p@127.0.0.1:5432/gongzhi").host
+    '127.0.0.1'
+    >>> parse_database_url("sqlite:////tmp/x.sqlite3").name
+    '/tmp/x.sqlite3'
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in ("sqlite", "sqlite3"):
+        path = unquote(parts.path)
+        if parts.netloc:  # sqlite://relative/path is a common typo
+            raise ConfigError(f"sqlite URL needs three slashes and an absolute path: {url!r}")
+        if not path or path == "/":
+            raise ConfigError(f"sqlite URL has no file path: {url!r}")
+        return DatabaseConfig(vendor="sqlite", name=path)
+    if scheme in ("postgres", "postgresql", "pgsql"):
+        name = unquote(parts.path.lstrip("/"))
+        if not name:
+            raise ConfigError(f"PostgreSQL URL names no database: {url!r}")
+        return DatabaseConfig(
+            vendor="postgresql",
+            name=name,
+            user=unquote(parts.username or ""),
+            password=unquote(parts.password or ""),
+            host=parts.hostname or "",
+            port=str(parts.port or ""),
+            options=tuple(parse_qsl(parts.query)),
+        )
+    raise ConfigError(
+        f"unsupported database URL scheme {parts.scheme!r}: use sqlite:///path or postgresql://…"
+    )
+
+
+def database(env: dict | None = None) -> DatabaseConfig:
+    env = os.environ if env is None else env
+    url = env.get("GONGZHI_DATABASE_URL", "").strip()
+    if url:
+        return parse_database_url(url)
+    return DatabaseConfig(vendor="sqlite", name=str(data_dir(env) / "gongzhi.sqlite3"))
+
+
+def secret_key(env: dict | None = None, *, mode: str | None = None) -> str:
+    """The secret key; refuses to run production without one."""
+    env = os.environ if env is None else env
+    mode = mode or environment(env)
+    key = env.get("GONGZHI_SECRET_KEY", "").strip()
+    if key:
+        if mode == "production" and len(key) < 32:
+            raise ConfigError("GONGZHI_SECRET_KEY must be at least 32 characters in production")
+        return key
+    if mode == "production":
+        raise ConfigError(
+            "GONGZHI_SECRET_KEY is not set. Production refuses a default secret: set it to a random "
+            "string of 50 characters (python -c 'import secrets; print(secrets.token_urlsafe(50))'), "
+            "or run `gongzhi demo` for the demonstration mode."
+        )
+    if mode == "test":
+        return "test-only-" + "x" * 40
+    path = data_dir(env) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
