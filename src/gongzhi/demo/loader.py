@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from django.contrib.auth.hashers import make_password
 from django.db import transaction
 
 from gongzhi.accounts.models import User
@@ -208,6 +209,7 @@ def _load(region: dict, report: LoadReport, with_passwords: bool) -> None:
         sites[obj.code] = obj
         report.add("sites")
 
+    _create_provisional_aliases(region)
     params = {p.code_2017: p for p in reg.Parameter.objects.exclude(code_2017="")}
     params.update({a.code: a.parameter for a in reg.ParameterAlias.objects.select_related("parameter")})
     outlets: dict[str, reg.Outlet] = {}
@@ -322,7 +324,7 @@ def _load(region: dict, report: LoadReport, with_passwords: bool) -> None:
             first_name=first, last_name=last, is_staff=u["role"] == "administrator",
         )
         if pw:
-            user.set_password(pw)
+            user.password = make_password(pw, hasher="pbkdf2_sha256_demo")
         else:
             user.set_unusable_password()
         user.full_clean(exclude=["password"])
@@ -338,6 +340,25 @@ def _area_km2(geometry: dict) -> float:
     from gongzhi.geo.metric import GEOD
 
     return abs(GEOD.geometry_area_perimeter(shape(geometry))[0]) / 1e6
+
+
+def _codes_used(region: dict) -> set[str]:
+    codes = {c for d in region["devices"] for c in d.get("parameters", [])}
+    codes |= {lim["parameter"] for e in region["enterprises"] for o in e.get("outlets", []) for lim in o.get("limits", [])}
+    return codes
+
+
+def _create_provisional_aliases(region: dict) -> None:
+    """Codes ``x-<key>`` are the demo's provisional codes for parameters that HJ 212-2017
+    Appendix B lacks (e.g. ``x-sb`` antimony): map each to the catalog parameter ``<key>``
+    with an alias, as an administrator would for a vendor code."""
+    keys = dict(reg.Parameter.objects.values_list("key", "pk"))
+    for code in sorted(_codes_used(region)):
+        if code.startswith("x-") and code[2:] in keys:
+            reg.ParameterAlias.objects.get_or_create(
+                code=code, defaults={"parameter_id": keys[code[2:]], "source": "demo provisional code"}
+            )
+    services.code_index.invalidate()
 
 
 def _split_name(full: str) -> tuple[str, str]:

@@ -133,6 +133,15 @@ def record_unknown_code(*, code: str, source: str = "", count: int = 1) -> None:
 # --- joint zones ----------------------------------------------------------------------------------
 
 
+def to_geojson(geom, precision: int = 7) -> dict:
+    """A Shapely geometry as a GeoJSON geometry dict, coordinates rounded to ``precision`` decimals
+    (1e-7° ≈ 1 cm: plenty for boundaries, and it keeps the JSON columns small)."""
+    import shapely
+    from shapely.geometry import mapping
+
+    return mapping(shapely.set_precision(geom, 10**-precision))
+
+
 def member_jurisdictions(zone: reg.JointGovernanceZone) -> list[reg.Jurisdiction]:
     return [b.jurisdiction for b in zone.bureaus.select_related("jurisdiction") if b.jurisdiction_id]
 
@@ -156,12 +165,12 @@ def compute_joint_zone(*, zone: reg.JointGovernanceZone, actor=None, via: str = 
             reg.SharedBoundary.objects.update_or_create(
                 a=a, b=b,
                 defaults={
-                    "line": border.line_geojson(),
-                    "length_m": border.length_m,
+                    "line": to_geojson(border.line),
+                    "length_m": round(border.length_m, 1),
                     "cross_province": a.adcode[:2] != b.adcode[:2],
                 },
             )
-        zone.band = result.union_geojson()
+        zone.band = to_geojson(result.union)
         zone.band_computed_at = timezone.now()
         zone.save(update_fields=["band", "band_computed_at"])
     return zone
@@ -175,17 +184,18 @@ def objects_in_joint_zone(zone: reg.JointGovernanceZone) -> dict[str, list[tuple
     if not zone.band:
         compute_joint_zone(zone=zone)
         zone.refresh_from_db()
+    from shapely.geometry import shape
+    from shapely.ops import unary_union
+
     members = [j.pk for j in member_jurisdictions(zone)]
-    lines = [
-        sb.line
-        for sb in reg.SharedBoundary.objects.filter(a_id__in=members, b_id__in=members)
-    ]
+    lines = [shape(sb.line) for sb in reg.SharedBoundary.objects.filter(a_id__in=members, b_id__in=members)]
+    border = unary_union(lines) if lines else None
     out: dict[str, list[tuple[Any, float]]] = {}
     for name, qs in (("sites", reg.Site.objects.select_related("owner")), ("enterprises", reg.Enterprise.objects.select_related("owner"))):
         objs = list(qs)
         points = [(o.lon, o.lat) for o in objs]
         inside = jz.points_in_zone(points, zone.band)
-        dists = jz.distance_to_lines_m(points, lines) if lines else [float("nan")] * len(objs)
+        dists = jz.distance_to_border_m(points, border) if border is not None else [float("nan")] * len(objs)
         found = [(o, float(d)) for o, ok, d in zip(objs, inside, dists) if ok]
         out[name] = sorted(found, key=lambda t: t[1])
     return out
