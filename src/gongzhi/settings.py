@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "gongzhi.audit",
     "gongzhi.registry",
     "gongzhi.sharing",
+    "gongzhi.observations",
     "gongzhi.web",
 ]
 

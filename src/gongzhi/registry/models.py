@@ -539,7 +539,7 @@ class Parameter(models.Model):
     ambient_unit = models.CharField(_("环境质量单位"), max_length=32, blank=True, help_text=_("空气站等环境质量监测的单位，如 µg/m³"))
     emission_unit = models.CharField(_("排放量单位"), max_length=32, blank=True)
     decimals = models.PositiveSmallIntegerField(_("小数位数"), null=True, blank=True)
-    data_type = models.CharField(_("数据类型"), max_length=12, blank=True, help_text=_("如 N5.2"))
+    data_type = models.CharField(_("数据类型"), max_length=20, blank=True, help_text=_("如 N5.2"))
     domain = models.CharField(_("类别"), max_length=24, choices=ParameterDomain.choices, default=ParameterDomain.OTHER)
     source = models.CharField(_("来源"), max_length=128, blank=True)
 

@@ -14,11 +14,20 @@ Rules
   visible to its own bureau, and to a partner bureau while a sharing agreement
   from the owner to that partner is in force and covers it. Co-governance offices
   see every site and enterprise (they coordinate the region) but, like anyone
-  else, see *data* only through agreements.
+  else, see *data* only through agreements. Exception: data loggers (devices)
+  carry their HJ 212 passwords, so only their owner bureau sees them. An
+  agreement shares only what its provider owns (a listed site or enterprise of
+  another bureau is ignored). A user account is seen by its own bureau; an
+  agreement by its two parties, whether or not it is in force.
 * A bureau changes only what it owns, and only in the roles that do that work:
   administrators and monitoring staff change sites and devices; administrators
   and enforcement officers change enterprises, outlets and permit limits;
   administrators change their bureau's users and the agreements it gives.
+* Audit events are never changed or deleted by anyone (superusers included). A
+  bureau user sees the events about objects its bureau owns (and its own users
+  and agreements), about region-wide objects, and every event acted by a user of
+  its bureau; superusers see all.
+* Only a superuser changes a superuser account.
 * Data: the owner sees raw data; a partner sees the level its agreement grants
   (``raw`` or ``validated``) for the parameters it covers; anyone else sees none.
 
@@ -30,10 +39,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from gongzhi.accounts.models import Role, User
+from gongzhi.audit.models import AuditEvent
 from gongzhi.registry import models as reg
 from gongzhi.sharing.models import DataLevel, SharingAgreement
 
@@ -138,6 +148,8 @@ def can_view(user, obj, *, on: date | None = None) -> bool:
         return False
     if user.is_superuser:
         return True
+    if isinstance(obj, AuditEvent):
+        return visible(user, AuditEvent.objects.filter(pk=obj.pk)).exists()
     if isinstance(obj, REGION_WIDE):
         return True
     if isinstance(obj, User):
@@ -156,10 +168,12 @@ def can_view(user, obj, *, on: date | None = None) -> bool:
 
 def can_change(user, obj) -> bool:
     """May ``user`` change (or delete) this object?"""
-    if not _signed_in(user):
+    if not _signed_in(user) or isinstance(obj, AuditEvent):
         return False
     if user.is_superuser:
         return True
+    if isinstance(obj, User) and obj.is_superuser:
+        return False
     if isinstance(obj, REGION_WIDE):
         return _is_office_admin(user)
     roles = WRITE_ROLES.get(type(obj))
@@ -170,7 +184,7 @@ def can_change(user, obj) -> bool:
 
 def can_create(user, model: type, *, owner: reg.Bureau | int | None = None) -> bool:
     """May ``user`` create a ``model`` object owned by ``owner`` (default: the user's bureau)?"""
-    if not _signed_in(user):
+    if not _signed_in(user) or model is AuditEvent:
         return False
     if user.is_superuser:
         return True
@@ -185,6 +199,8 @@ def can_create(user, model: type, *, owner: reg.Bureau | int | None = None) -> b
 
 def writable_bureaus(user, model: type) -> QuerySet[reg.Bureau]:
     """Bureaus on whose behalf ``user`` may create ``model`` objects (for form choices)."""
+    if not _signed_in(user):
+        return reg.Bureau.objects.none()
     if user.is_superuser:
         return reg.Bureau.objects.all()
     if can_create(user, model):
@@ -204,16 +220,20 @@ def visible(user, queryset: QuerySet, *, on: date | None = None) -> QuerySet:
         return queryset.filter(Q(pk=user.pk) | Q(bureau_id=bureau))
     if model is SharingAgreement:
         return queryset.filter(Q(provider_id=bureau) | Q(recipient_id=bureau))
+    if model is AuditEvent:
+        return queryset.filter(_audit_q(user))
     office = _is_office(user)
     agreements = agreements_in_force(bureau, on=on)
     site_q = Q(owner_id=bureau) | Q(
         pk__in=reg.Site.objects.filter(
-            Q(agreements__in=agreements) | Q(owner_id__in=agreements.filter(all_sites=True).values("provider_id"))
+            # a listed site counts only when the agreement's provider owns it (as in can_view)
+            Q(agreements__in=agreements, agreements__provider_id=F("owner_id"))
+            | Q(owner_id__in=agreements.filter(all_sites=True).values("provider_id"))
         ).values("pk")
     )
     ent_q = Q(owner_id=bureau) | Q(
         pk__in=reg.Enterprise.objects.filter(
-            Q(agreements__in=agreements)
+            Q(agreements__in=agreements, agreements__provider_id=F("owner_id"))
             | Q(owner_id__in=agreements.filter(all_enterprises=True).values("provider_id"))
         ).values("pk")
     )
@@ -228,6 +248,32 @@ def visible(user, queryset: QuerySet, *, on: date | None = None) -> QuerySet:
     if model is reg.Device:
         return queryset.filter(Q(site__owner_id=bureau) | Q(outlet__enterprise__owner_id=bureau))
     return queryset.none()
+
+
+def _audit_q(user) -> Q:
+    """Audit events a (non-superuser) user may read: see the module rules."""
+    from django.db.models import CharField
+    from django.db.models.functions import Cast
+
+    bureau = user.bureau_id
+    q = Q(actor_id=user.pk)
+    if bureau is None:
+        return q
+    q |= Q(actor__bureau_id=bureau)
+    owned = {
+        "registry.Site": reg.Site.objects.filter(owner_id=bureau),
+        "registry.Enterprise": reg.Enterprise.objects.filter(owner_id=bureau),
+        "registry.Outlet": reg.Outlet.objects.filter(enterprise__owner_id=bureau),
+        "registry.PermitLimit": reg.PermitLimit.objects.filter(outlet__enterprise__owner_id=bureau),
+        "registry.Device": reg.Device.objects.filter(Q(site__owner_id=bureau) | Q(outlet__enterprise__owner_id=bureau)),
+        "sharing.SharingAgreement": SharingAgreement.objects.filter(Q(provider_id=bureau) | Q(recipient_id=bureau)),
+        "accounts.User": User.objects.filter(bureau_id=bureau, is_superuser=False),
+    }
+    for label, qs in owned.items():
+        ids = qs.annotate(_pk_text=Cast("pk", output_field=CharField())).values("_pk_text")
+        q |= Q(model=label, object_id__in=ids)
+    q |= Q(model__in=[f"{m._meta.app_label}.{m.__name__}" for m in REGION_WIDE])
+    return q
 
 
 def data_level(user, obj, parameter: reg.Parameter | int | None = None, *, on: date | None = None) -> str | None:
@@ -270,3 +316,21 @@ def can_view_data(user, obj, parameter=None, *, level: str = DataLevel.VALIDATED
     if granted is None:
         return False
     return granted == DataLevel.RAW or level == DataLevel.VALIDATED
+
+
+#: Roles that review (correct, invalidate, approve) their own bureau's data.
+REVIEW_ROLES = frozenset({Role.ADMINISTRATOR, Role.MONITORING_STAFF})
+
+
+def can_review_data(user, obj) -> bool:
+    """May ``user`` correct, invalidate or approve data of ``obj`` (a series, site or outlet)?
+
+    Only the owner bureau's administrators and monitoring staff (and superusers)."""
+    if not _signed_in(user):
+        return False
+    if user.is_superuser:
+        return True
+    owner = getattr(obj, "owner_id", None)
+    if owner is None and isinstance(obj, reg.Outlet):
+        owner = obj.enterprise.owner_id
+    return owner is not None and owner == user.bureau_id and user.role in REVIEW_ROLES

@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
                 ('ambient_unit', models.CharField(blank=True, help_text='空气站等环境质量监测的单位，如 µg/m³', max_length=32, verbose_name='环境质量单位')),
                 ('emission_unit', models.CharField(blank=True, max_length=32, verbose_name='排放量单位')),
                 ('decimals', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='小数位数')),
-                ('data_type', models.CharField(blank=True, help_text='如 N5.2', max_length=12, verbose_name='数据类型')),
+                ('data_type', models.CharField(blank=True, help_text='如 N5.2', max_length=20, verbose_name='数据类型')),
                 ('domain', models.CharField(choices=[('water', '水'), ('air', '气'), ('noise', '噪声'), ('wastewater_process', '污水处理工况'), ('flue_gas_process', '烟气处理工况'), ('device', '设备信息'), ('other', '其他')], default='other', max_length=24, verbose_name='类别')),
                 ('source', models.CharField(blank=True, max_length=128, verbose_name='来源')),
             ],

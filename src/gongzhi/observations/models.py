@@ -1,0 +1,136 @@
+"""The observation store (监测数据).
+
+A *series* is one site (or outlet) × parameter × kind (real-time, minute, hour,
+day, lab sample) with its unit and owner bureau. An *observation* is one value
+of a series at a time, exactly as received: it is never updated. A correction
+or an invalidation is a :class:`Revision` (a new version with who, why and
+when); the raw value stays queryable.
+
+The observation table is deliberately narrow (composite primary key
+``(series, time)``, no surrogate id) because it is the one table that grows by
+tens of thousands of rows a second; the primary key is also the idempotency
+key: the same value of the same series at the same time is stored once.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class SeriesKind(models.TextChoices):
+    REALTIME = "rtd", _("实时数据")
+    MINUTE = "min", _("分钟数据")
+    HOUR = "hour", _("小时数据")
+    DAY = "day", _("日数据")
+    SAMPLE = "sample", _("手工/实验室样品")
+
+
+class Source(models.IntegerChoices):
+    DEVICE = 1, _("数采仪")
+    PARTNER = 2, _("协作方系统")
+    IMPORT = 3, _("文件导入")
+    MANUAL = 4, _("人工录入")
+
+
+# QC flag bits (数据质控标记), combined in Observation.qc. Documented in docs/observations.md.
+QC_UNIT_CONVERTED = 1 << 0  # value converted from the unit the source sent
+QC_OUT_OF_RANGE = 1 << 1  # outside the physical range of the parameter
+QC_FLAG_INVALID = 1 << 2  # HJ 212 data flag makes the value invalid (F, M, D, C, T, B …)
+QC_FUTURE = 1 << 3  # timestamp in the future beyond tolerance
+QC_LATE = 1 << 4  # arrived after its aggregate was computed
+QC_UNKNOWN_UNIT = 1 << 5  # unit not recognised: value kept, not converted
+QC_NEGATIVE = 1 << 6  # negative value of a non-negative quantity
+QC_BACKFILL = 1 << 7  # back-filled (补传, HJ 212-2025 RF=1 or late resend)
+
+QC_BITS = {
+    QC_UNIT_CONVERTED: "unit_converted",
+    QC_OUT_OF_RANGE: "out_of_range",
+    QC_FLAG_INVALID: "flag_invalid",
+    QC_FUTURE: "future",
+    QC_LATE: "late",
+    QC_UNKNOWN_UNIT: "unknown_unit",
+    QC_NEGATIVE: "negative",
+    QC_BACKFILL: "backfill",
+}
+#: bits that make a value unusable for assessment until a reviewer says otherwise
+QC_INVALIDATING = QC_OUT_OF_RANGE | QC_FLAG_INVALID | QC_FUTURE | QC_NEGATIVE
+
+
+def qc_names(bits: int) -> list[str]:
+    return [name for bit, name in QC_BITS.items() if bits & bit]
+
+
+class Series(models.Model):
+    site = models.ForeignKey("registry.Site", on_delete=models.PROTECT, null=True, blank=True, related_name="series", verbose_name=_("站点"))
+    outlet = models.ForeignKey("registry.Outlet", on_delete=models.PROTECT, null=True, blank=True, related_name="series", verbose_name=_("排放口"))
+    parameter = models.ForeignKey("registry.Parameter", on_delete=models.PROTECT, related_name="series", verbose_name=_("因子"))
+    kind = models.CharField(_("数据类型"), max_length=8, choices=SeriesKind.choices)
+    unit = models.CharField(_("单位"), max_length=32, blank=True)
+    owner = models.ForeignKey("registry.Bureau", on_delete=models.PROTECT, related_name="series", verbose_name=_("所属局"))
+    created = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("数据序列")
+        verbose_name_plural = _("数据序列")
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(site__isnull=False) & models.Q(outlet__isnull=True))
+                | (models.Q(site__isnull=True) & models.Q(outlet__isnull=False)),
+                name="series_site_xor_outlet",
+            ),
+            models.UniqueConstraint(
+                fields=["site", "parameter", "kind"], condition=models.Q(site__isnull=False), name="series_unique_site"
+            ),
+            models.UniqueConstraint(
+                fields=["outlet", "parameter", "kind"], condition=models.Q(outlet__isnull=False), name="series_unique_outlet"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        where = self.site or self.outlet
+        return f"{where} · {self.parameter.key} · {self.kind}"
+
+
+class Observation(models.Model):
+    pk = models.CompositePrimaryKey("series_id", "time")
+    series = models.ForeignKey(Series, on_delete=models.PROTECT, related_name="observations", verbose_name=_("序列"))
+    time = models.DateTimeField(_("时间"), help_text=_("实时数据为采样时刻；分钟/小时/日数据为时段起始时刻"))
+    value = models.FloatField(_("数值"), null=True)
+    vmin = models.FloatField(_("最小值"), null=True)
+    vmax = models.FloatField(_("最大值"), null=True)
+    total = models.FloatField(_("累计值"), null=True, help_text=_("HJ 212 -Cou"))
+    flag = models.CharField(_("数据标记"), max_length=2, blank=True, help_text=_("HJ 212 数据标记 N/F/M/S/D/C/T/B"))
+    qc = models.IntegerField(_("质控标记"), default=0)
+    source = models.SmallIntegerField(_("来源"), choices=Source.choices)
+    received = models.DateTimeField(_("接收时间"))
+    packet_id = models.BigIntegerField(_("原始报文"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("监测数据")
+        verbose_name_plural = _("监测数据")
+        indexes = [models.Index(fields=["received"], name="obs_received_idx")]
+
+    @property
+    def usable(self) -> bool:
+        return not (self.qc & QC_INVALIDATING)
+
+
+class Revision(models.Model):
+    """A correction or invalidation of one observation: a new version with who and why."""
+
+    series = models.ForeignKey(Series, on_delete=models.PROTECT, related_name="revisions", verbose_name=_("序列"))
+    time = models.DateTimeField(_("时间"))
+    version = models.PositiveIntegerField(_("版本"))
+    value = models.FloatField(_("修正值"), null=True, blank=True)
+    invalid = models.BooleanField(_("判为无效"), default=False)
+    reason = models.CharField(_("原因"), max_length=255)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("操作人"))
+    created = models.DateTimeField(_("时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("数据修正")
+        verbose_name_plural = _("数据修正")
+        constraints = [models.UniqueConstraint(fields=["series", "time", "version"], name="revision_version_unique")]
+        ordering = ["series", "time", "version"]

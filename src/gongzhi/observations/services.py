@@ -1,0 +1,239 @@
+"""Writers of the observation store.
+
+:func:`write_observations` is the bulk write path every ingest channel uses
+(HJ 212 gateway, partner push, file import, backfill). It is idempotent on
+``(series, time)``: a value already stored is reported as a duplicate and left
+as it is, so a resend after a lost acknowledgement stores nothing twice.
+
+* PostgreSQL: ``COPY`` into a temporary staging table, then one
+  ``INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING`` into the store.
+* SQLite: multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING`` in chunks
+  (one transaction; WAL mode).
+
+Both return which rows were new, so callers can give per-record results.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from gongzhi.observations.models import Observation, Revision, Series, Source
+
+UTC = dt.timezone.utc
+OBS_TABLE = Observation._meta.db_table
+OBS_COLUMNS = ("series_id", "time", "value", "vmin", "vmax", "total", "flag", "qc", "source", "received", "packet_id")
+
+
+@dataclass(slots=True)
+class ObservationRow:
+    series_id: int
+    time: dt.datetime  # timezone-aware
+    value: float | None
+    flag: str = ""
+    qc: int = 0
+    vmin: float | None = None
+    vmax: float | None = None
+    total: float | None = None
+    packet_id: int | None = None
+
+
+@dataclass
+class WriteResult:
+    inserted: int = 0
+    duplicates: int = 0
+    #: index (in the input) of every row that was already stored or repeated within the batch
+    duplicate_indexes: list[int] = field(default_factory=list)
+
+
+# --- series ---------------------------------------------------------------------------------------
+
+
+class SeriesResolver:
+    """Maps (site or outlet, parameter, kind) to a series id, creating series on first use.
+
+    Thread-safe; keeps a process-wide cache (series are never deleted while data exists)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[str, int, int, str], int] = {}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    def get(self, *, site=None, outlet=None, parameter, kind: str, unit: str = "") -> int:
+        holder = ("s", site.pk) if site is not None else ("o", outlet.pk)
+        key = (holder[0], holder[1], parameter.pk, kind)
+        with self._lock:
+            sid = self._cache.get(key)
+        if sid is not None:
+            return sid
+        owner_id = site.owner_id if site is not None else outlet.enterprise.owner_id
+        lookup = {"site": site} if site is not None else {"outlet": outlet}
+        with transaction.atomic():
+            series, _ = Series.objects.get_or_create(
+                **lookup, parameter=parameter, kind=kind,
+                defaults={"unit": unit or parameter.unit, "owner_id": owner_id},
+            )
+        with self._lock:
+            self._cache[key] = series.pk
+        return series.pk
+
+
+series_resolver = SeriesResolver()
+
+
+# --- bulk write -----------------------------------------------------------------------------------
+
+
+def write_observations(rows: Sequence[ObservationRow], *, source: int, received: dt.datetime | None = None) -> WriteResult:
+    """Store ``rows`` once each; report duplicates. Runs in the caller's transaction if there is
+    one (the gateway commits, then acknowledges), otherwise in its own."""
+    if not rows:
+        return WriteResult()
+    received = received or timezone.now()
+    if source not in Source.values:
+        raise ValueError(f"unknown source {source!r}")
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            new_keys = _write_postgresql(rows, source, received)
+            keys = [(r.series_id, r.time.astimezone(UTC)) for r in rows]
+        else:
+            new_keys = _write_sqlite(rows, source, received)
+            adapt = connection.ops.adapt_datetimefield_value
+            keys = [(r.series_id, adapt(r.time)) for r in rows]
+    result = WriteResult()
+    seen: set = set()
+    for i, key in enumerate(keys):
+        if key in new_keys and key not in seen:
+            seen.add(key)
+            result.inserted += 1
+        else:
+            result.duplicate_indexes.append(i)
+    result.duplicates = len(result.duplicate_indexes)
+    return result
+
+
+def _write_postgresql(rows: Sequence[ObservationRow], source: int, received: dt.datetime) -> set:
+    cols = ", ".join(OBS_COLUMNS)
+    with connection.cursor() as cur:
+        cur.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS obs_stage (LIKE {OBS_TABLE} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        )
+        raw = cur.cursor  # the psycopg 3 cursor under Django's wrapper
+        with raw.copy(f"COPY obs_stage ({cols}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row(
+                    (r.series_id, r.time, r.value, r.vmin, r.vmax, r.total, r.flag, r.qc, source, received, r.packet_id)
+                )
+        cur.execute(
+            f"INSERT INTO {OBS_TABLE} ({cols}) "
+            f"SELECT DISTINCT ON (series_id, time) {cols} FROM obs_stage "
+            f"ON CONFLICT (series_id, time) DO NOTHING RETURNING series_id, time"
+        )
+        new = {(sid, t.astimezone(UTC)) for sid, t in cur.fetchall()}
+        cur.execute("DELETE FROM obs_stage")  # the staging table is reused within a transaction
+    return new
+
+
+#: SQLite allows 32,766 bound variables per statement; 11 columns → 2,900 rows.
+SQLITE_CHUNK = 2900
+
+
+def _write_sqlite(rows: Sequence[ObservationRow], source: int, received: dt.datetime) -> set:
+    adapt = connection.ops.adapt_datetimefield_value
+    rec = adapt(received)
+    cols = ", ".join(OBS_COLUMNS)
+    one = "(" + ", ".join(["%s"] * len(OBS_COLUMNS)) + ")"
+    new: set = set()
+    with connection.cursor() as cur:
+        for start in range(0, len(rows), SQLITE_CHUNK):
+            chunk = rows[start : start + SQLITE_CHUNK]
+            params: list = []
+            for r in chunk:
+                params.extend(
+                    (r.series_id, adapt(r.time), r.value, r.vmin, r.vmax, r.total, r.flag, r.qc, source, rec, r.packet_id)
+                )
+            cur.execute(
+                f"INSERT INTO {OBS_TABLE} ({cols}) VALUES {', '.join([one] * len(chunk))} "
+                f"ON CONFLICT (series_id, time) DO NOTHING RETURNING series_id, time",
+                params,
+            )
+            new.update((sid, t if isinstance(t, str) else adapt(t)) for sid, t in cur.fetchall())
+    return new
+
+
+# --- corrections ---------------------------------------------------------------------------------
+
+
+class ReviewError(Exception):
+    """A correction request is not allowed or names no stored value."""
+
+
+def revise(*, series: Series, time: dt.datetime, user, reason: str, value: float | None = None, invalid: bool = False) -> Revision:
+    """Correct or invalidate one stored value as a new version; the raw value stays.
+
+    Only the owner bureau's monitoring staff and administrators may revise
+    (:func:`gongzhi.sharing.policy.can_review_data`)."""
+    from gongzhi.sharing import policy
+
+    if not reason or not reason.strip():
+        raise ReviewError("a correction needs a reason")
+    if not invalid and value is None:
+        raise ReviewError("give a corrected value or mark the value invalid")
+    if not policy.can_review_data(user, series):
+        raise ReviewError("only the owner bureau's monitoring staff may correct its data")
+    if not Observation.objects.filter(series=series, time=time).exists():
+        raise ReviewError("no stored value at that time")
+    with transaction.atomic():
+        last = (
+            Revision.objects.select_for_update().filter(series=series, time=time).order_by("-version").first()
+            if connection.vendor == "postgresql"
+            else Revision.objects.filter(series=series, time=time).order_by("-version").first()
+        )
+        return Revision.objects.create(
+            series=series, time=time, version=(last.version + 1) if last else 1,
+            value=None if invalid else value, invalid=invalid, reason=reason.strip()[:255], user=user,
+        )
+
+
+@dataclass(frozen=True)
+class EffectiveValue:
+    time: dt.datetime
+    value: float | None
+    raw: float | None
+    flag: str
+    qc: int
+    version: int  # 0 = as received
+    invalid: bool
+
+
+def effective_values(series: Series, start: dt.datetime, end: dt.datetime) -> list[EffectiveValue]:
+    """Values of ``series`` in ``[start, end)`` with the latest revision applied (raw kept beside)."""
+    obs = list(
+        Observation.objects.filter(series=series, time__gte=start, time__lt=end)
+        .order_by("time")
+        .values_list("time", "value", "flag", "qc")
+    )
+    latest: dict[dt.datetime, Revision] = {}
+    for rev in Revision.objects.filter(series=series, time__gte=start, time__lt=end).order_by("time", "version"):
+        latest[rev.time] = rev
+    out = []
+    for t, v, flag, qc in obs:
+        rev = latest.get(t)
+        if rev is None:
+            out.append(EffectiveValue(t, v, v, flag, qc, 0, False))
+        else:
+            out.append(EffectiveValue(t, rev.value, v, flag, qc, rev.version, rev.invalid))
+    return out
+
+
+def rows_from(values: Iterable[tuple]) -> list[ObservationRow]:
+    """Convenience for tests and importers: ``(series_id, time, value[, flag[, qc]])`` tuples."""
+    return [ObservationRow(*v) for v in values]
