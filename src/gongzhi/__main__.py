@@ -1,0 +1,5 @@
+import sys
+
+from gongzhi.cli import main
+
+sys.exit(main())
