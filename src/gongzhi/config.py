@@ -108,20 +108,29 @@ def parse_database_url(url: str) -> DatabaseConfig:
         path = unquote(parts.path)
         if parts.netloc:  # sqlite://relative/path is a common typo
             raise ConfigError(f"sqlite URL needs three slashes and an absolute path: {url!r}")
-        if not path or path == "/":
+        if not path.strip("/"):
             raise ConfigError(f"sqlite URL has no file path: {url!r}")
+        # sqlite:///srv/x.sqlite3 and sqlite:////srv/x.sqlite3 both mean /srv/x.sqlite3
+        # (urlsplit keeps the extra slash of the second spelling: "//srv/...").
+        path = "/" + path.lstrip("/")
+        if len(path) > 2 and path[2] == ":" and path[1].isalpha():  # sqlite:///C:/data/x.sqlite3
+            path = path[1:]
         return DatabaseConfig(vendor="sqlite", name=path)
     if scheme in ("postgres", "postgresql", "pgsql"):
         name = unquote(parts.path.lstrip("/"))
         if not name:
             raise ConfigError(f"PostgreSQL URL names no database: {url!r}")
+        try:
+            port = parts.port
+        except ValueError:
+            raise ConfigError(f"PostgreSQL URL has an invalid port (a number 1–65535 is needed): {url!r}") from None
         return DatabaseConfig(
             vendor="postgresql",
             name=name,
             user=unquote(parts.username or ""),
             password=unquote(parts.password or ""),
             host=parts.hostname or "",
-            port=str(parts.port or ""),
+            port=str(port or ""),
             options=tuple(parse_qsl(parts.query)),
         )
     raise ConfigError(
@@ -155,11 +164,31 @@ def secret_key(env: dict | None = None, *, mode: str | None = None) -> str:
     if mode == "test":
         return "test-only-" + "x" * 40
     path = data_dir(env) / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(50)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key)
+    if not path.exists():
+        _create_key_file(path)
+    key = path.read_text().strip()
+    if not key:
+        raise ConfigError(f"{path} is empty: delete it and a new secret key will be generated")
     return key
+
+
+def _create_key_file(path: Path) -> None:
+    """Write a new random key to ``path`` (mode 0600) unless another process got there first.
+
+    The key is written to a private temporary file that is then hard-linked into
+    place, so ``path`` never exists half-written and concurrent starters (web
+    server, gateway) all end up reading the same key."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(50))
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process created it first: use theirs
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -15,7 +15,11 @@ DATA_DIR = config.data_dir()
 if GONGZHI_ENV == "test":
     import tempfile
 
+    import atexit
+    import shutil
+
     DATA_DIR = Path(tempfile.mkdtemp(prefix="gongzhi-test-"))
+    atexit.register(shutil.rmtree, DATA_DIR, ignore_errors=True)
 
 SECRET_KEY = config.secret_key(mode=GONGZHI_ENV)
 DEBUG = GONGZHI_ENV in ("demo", "development")
@@ -105,6 +109,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+if GONGZHI_ENV == "test":
+    STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns on every request when it is missing
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

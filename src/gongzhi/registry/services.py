@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import F
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from gongzhi.audit.context import acting_as
@@ -106,6 +107,18 @@ class _CodeIndex:
 
 
 code_index = _CodeIndex()
+
+
+def _catalog_changed(sender, **kwargs) -> None:
+    code_index.invalidate()
+
+
+# Any change of the catalog (admin, import, shell) drops this process's index, so that an
+# alias an administrator adds for an unknown code resolves at once. Only processes that
+# import this module hold an index, so connecting here is enough for them.
+for _model in (reg.Parameter, reg.ParameterAlias):
+    post_save.connect(_catalog_changed, sender=_model, dispatch_uid=f"code-index-{_model.__name__}-save")
+    post_delete.connect(_catalog_changed, sender=_model, dispatch_uid=f"code-index-{_model.__name__}-delete")
 
 
 def resolve_parameter_code(code: str, *, domain: str = "", source: str = "") -> reg.Parameter | None:
