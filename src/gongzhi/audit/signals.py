@@ -89,6 +89,10 @@ def _pre_save(sender, instance, raw=False, **kwargs):
         instance._audit_before = None
         return
     instance._audit_before = snapshot(before)
+    # secrets are masked in snapshots; keep the raw old values (in memory only) to see a change
+    instance._audit_secret_before = {
+        f.attname: getattr(before, f.attname) for f in sender._meta.concrete_fields if f.name in SECRET_FIELDS
+    }
 
 
 def _post_save(sender, instance, created, raw=False, **kwargs):
@@ -100,6 +104,11 @@ def _post_save(sender, instance, created, raw=False, **kwargs):
         _record("create", instance, {k: [None, v] for k, v in after.items() if v not in (None, "", False)})
         return
     diff = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
+    secrets_before = getattr(instance, "_audit_secret_before", None) or {}
+    for field in instance._meta.concrete_fields:
+        if field.attname in secrets_before and secrets_before[field.attname] != getattr(instance, field.attname):
+            diff[field.name] = ["***" if secrets_before[field.attname] else "", "*** (changed)"]
+    instance._audit_secret_before = None
     if diff:
         _record("update", instance, diff)
 

@@ -1,0 +1,1 @@
+"""Example import files, one per kind (see docs/registry-import.md)."""
