@@ -23,3 +23,11 @@ def registry(db):
         "ks_monitor": User.objects.create_user("ks_monitor", password="x-123456", bureau=kunshan, role=Role.MONITORING_STAFF),
     }
     return {"sites": (s1, s2), "bureaus": (qingpu, kunshan), "users": users, "param": reg.Parameter.objects.get(key="nh3_n")}
+
+
+@pytest.fixture
+def air(registry):
+    """An air station of Qingpu and its PM2.5 parameter."""
+    qingpu = registry["bureaus"][0]
+    site = reg.Site.objects.create(code="A1", name="青浦监测站", kind="air_station", owner=qingpu, lon=121.1, lat=31.15)
+    return {"site": site, "pm25": reg.Parameter.objects.get(key="pm2_5"), "so2": reg.Parameter.objects.get(key="so2")}

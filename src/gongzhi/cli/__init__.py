@@ -17,10 +17,12 @@ import sys
 COMMAND_MODULES = (
     "demo",
     "serve",
+    "gateway",
     "manage",
     "registry",
     "standards",
     "hj212",
+    "observations",
 )
 
 

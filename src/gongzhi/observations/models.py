@@ -134,3 +134,138 @@ class Revision(models.Model):
         verbose_name_plural = _("数据修正")
         constraints = [models.UniqueConstraint(fields=["series", "time", "version"], name="revision_version_unique")]
         ordering = ["series", "time", "version"]
+
+
+# --- aggregates, dirty periods, latest values, approvals, imports ---------------------------------
+
+
+class Period(models.TextChoices):
+    """Aggregation periods: Beijing-time (UTC+8) clock hours, natural days and calendar months."""
+
+    HOUR = "hour", _("小时")
+    DAY = "day", _("日")
+    MONTH = "month", _("月")
+
+
+class Aggregate(models.Model):
+    """A computed hour/day/month statistic (统计值) of one measurement.
+
+    Hour aggregates belong to the real-time or minute series they are computed from;
+    day and month aggregates belong to the *anchor* series of the measurement group
+    (same site or outlet and parameter, all automatic kinds: the series with the lowest
+    id, which never changes). See :mod:`gongzhi.observations.aggregates`."""
+
+    series = models.ForeignKey(Series, on_delete=models.PROTECT, related_name="aggregates", verbose_name=_("序列"))
+    period = models.CharField(_("时段"), max_length=5, choices=Period.choices)
+    start = models.DateTimeField(_("时段起始"))
+    value = models.FloatField(_("均值"), null=True)
+    vmin = models.FloatField(_("最小值"), null=True)
+    vmax = models.FloatField(_("最大值"), null=True)
+    n = models.IntegerField(_("有效个数"), default=0, help_text=_("参与计算的数值（或有效时段）个数"))
+    coverage = models.FloatField(_("覆盖率"), default=0.0, help_text=_("小时：有效分钟/60；日：有效小时/24；月：有效日/当月天数"))
+    valid = models.BooleanField(_("有效"), default=False)
+    flag = models.CharField(_("数据标记"), max_length=2, blank=True)
+    source_kind = models.CharField(_("来源数据类型"), max_length=8, blank=True)
+    computed = models.DateTimeField(_("计算时间"))
+
+    class Meta:
+        verbose_name = _("统计值")
+        verbose_name_plural = _("统计值")
+        constraints = [models.UniqueConstraint(fields=["series", "period", "start"], name="aggregate_unique")]
+
+
+class DirtyPeriod(models.Model):
+    """An hour of a series whose aggregates must be recomputed (待重算时段).
+
+    Filled by :func:`~gongzhi.observations.services.write_observations` in the writer's
+    transaction for every newly stored value and by ``revise``; an hour implies its day
+    and month. ``version`` grows each time the key is marked again, so a recompute
+    deletes only the keys it has seen (a key marked again meanwhile survives)."""
+
+    series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="+", verbose_name=_("序列"))
+    start = models.DateTimeField(_("小时起始"))
+    end = models.DateTimeField(_("小时结束"))
+    version = models.BigIntegerField(_("版本"), default=1)
+
+    class Meta:
+        verbose_name = _("待重算时段")
+        verbose_name_plural = _("待重算时段")
+        constraints = [models.UniqueConstraint(fields=["series", "start"], name="dirty_period_unique")]
+
+
+class LatestValue(models.Model):
+    """The newest stored value of each series (最新值), kept by ``write_observations``.
+
+    Replaced only by a value with a later time, so late or out-of-order arrivals never
+    move it backwards."""
+
+    series = models.OneToOneField(Series, on_delete=models.CASCADE, primary_key=True, related_name="latest", verbose_name=_("序列"))
+    time = models.DateTimeField(_("时间"))
+    value = models.FloatField(_("数值"), null=True)
+    flag = models.CharField(_("数据标记"), max_length=2, blank=True)
+    qc = models.IntegerField(_("质控标记"), default=0)
+    received = models.DateTimeField(_("接收时间"))
+
+    class Meta:
+        verbose_name = _("最新值")
+        verbose_name_plural = _("最新值")
+
+
+class ValidatedPeriod(models.Model):
+    """A time range of a site's or outlet's data approved by the owner's reviewers (审核通过).
+
+    ``parameter`` empty: every parameter. A partner whose agreement grants ``validated``
+    data sees only values (and aggregates) inside approved periods."""
+
+    site = models.ForeignKey("registry.Site", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("站点"))
+    outlet = models.ForeignKey("registry.Outlet", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("排放口"))
+    parameter = models.ForeignKey("registry.Parameter", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("因子"))
+    start = models.DateTimeField(_("起始"))
+    end = models.DateTimeField(_("结束"))
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("审核人"))
+    approved_at = models.DateTimeField(_("审核时间"), auto_now_add=True)
+    note = models.CharField(_("说明"), max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("审核通过时段")
+        verbose_name_plural = _("审核通过时段")
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(site__isnull=False) & models.Q(outlet__isnull=True))
+                | (models.Q(site__isnull=True) & models.Q(outlet__isnull=False)),
+                name="validated_site_xor_outlet",
+            ),
+            models.CheckConstraint(condition=models.Q(end__gt=models.F("start")), name="validated_period_ordered"),
+        ]
+        indexes = [models.Index(fields=["site", "start"]), models.Index(fields=["outlet", "start"])]
+
+
+class ImportBatch(models.Model):
+    """One file imported into the store (手工/实验室数据导入): who, what, result counts."""
+
+    filename = models.CharField(_("文件名"), max_length=255)
+    sha256 = models.CharField(_("文件摘要"), max_length=64)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+", verbose_name=_("导入人"))
+    source = models.SmallIntegerField(_("来源"), choices=Source.choices)
+    created = models.DateTimeField(_("时间"), auto_now_add=True)
+    accepted = models.IntegerField(_("写入"), default=0)
+    duplicates = models.IntegerField(_("重复"), default=0)
+    rejected = models.IntegerField(_("拒收"), default=0)
+
+    class Meta:
+        verbose_name = _("数据导入批次")
+        verbose_name_plural = _("数据导入批次")
+
+
+class SampleRecord(models.Model):
+    """The sample id (样品编号) of a lab/manual sample at a site and time."""
+
+    site = models.ForeignKey("registry.Site", on_delete=models.PROTECT, related_name="+", verbose_name=_("站点"))
+    time = models.DateTimeField(_("采样时间"))
+    sample_id = models.CharField(_("样品编号"), max_length=64)
+    batch = models.ForeignKey(ImportBatch, on_delete=models.PROTECT, related_name="samples", verbose_name=_("导入批次"))
+
+    class Meta:
+        verbose_name = _("样品")
+        verbose_name_plural = _("样品")
+        constraints = [models.UniqueConstraint(fields=["site", "time"], name="sample_record_unique")]

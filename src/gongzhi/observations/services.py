@@ -11,6 +11,15 @@ as it is, so a resend after a lost acknowledgement stores nothing twice.
   (one transaction; WAL mode).
 
 Both return which rows were new, so callers can give per-record results.
+
+In the same transaction, for the rows that were new, the write path also
+
+* marks their clock hours dirty (:class:`~gongzhi.observations.models.DirtyPeriod`,
+  one ``INSERT … ON CONFLICT DO UPDATE SET version = version + 1`` over the distinct
+  (series, hour) keys) so :func:`gongzhi.observations.aggregates.recompute_dirty`
+  recomputes exactly the hours, days and months they touch; and
+* moves :class:`~gongzhi.observations.models.LatestValue` forward (only to a later time:
+  late or out-of-order values never move it back).
 """
 
 from __future__ import annotations
@@ -23,10 +32,13 @@ from typing import Iterable, Sequence
 from django.db import connection, transaction
 from django.utils import timezone
 
-from gongzhi.observations.models import Observation, Revision, Series, Source
+from gongzhi.observations.models import DirtyPeriod, LatestValue, Observation, Revision, Series, Source
 
 UTC = dt.timezone.utc
 OBS_TABLE = Observation._meta.db_table
+DIRTY_TABLE = DirtyPeriod._meta.db_table
+LATEST_TABLE = LatestValue._meta.db_table
+HOUR = dt.timedelta(hours=1)
 OBS_COLUMNS = ("series_id", "time", "value", "vmin", "vmax", "total", "flag", "qc", "source", "received", "packet_id")
 
 
@@ -81,9 +93,16 @@ class SeriesResolver:
                 **lookup, parameter=parameter, kind=kind,
                 defaults={"unit": unit or parameter.unit, "owner_id": owner_id},
             )
-        with self._lock:
-            self._cache[key] = series.pk
-        return series.pk
+        pk = series.pk
+
+        def remember() -> None:
+            with self._lock:
+                self._cache[key] = pk
+
+        # Inside a caller's transaction the series may still be rolled back: cache it only
+        # once it is committed (at once when there is no outer transaction).
+        transaction.on_commit(remember)
+        return pk
 
 
 series_resolver = SeriesResolver()
@@ -106,8 +125,7 @@ def write_observations(rows: Sequence[ObservationRow], *, source: int, received:
             keys = [(r.series_id, r.time.astimezone(UTC)) for r in rows]
         else:
             new_keys = _write_sqlite(rows, source, received)
-            adapt = connection.ops.adapt_datetimefield_value
-            keys = [(r.series_id, adapt(r.time)) for r in rows]
+            keys = [(r.series_id, _sqlite_time(r.time)) for r in rows]
     result = WriteResult()
     seen: set = set()
     for i, key in enumerate(keys):
@@ -132,10 +150,25 @@ def _write_postgresql(rows: Sequence[ObservationRow], source: int, received: dt.
                 copy.write_row(
                     (r.series_id, r.time, r.value, r.vmin, r.vmax, r.total, r.flag, r.qc, source, received, r.packet_id)
                 )
+        # One statement: store the new values, mark their hours dirty, move the latest values
+        # forward. Keys are taken in (series, hour) order so concurrent writers lock alike.
         cur.execute(
-            f"INSERT INTO {OBS_TABLE} ({cols}) "
-            f"SELECT DISTINCT ON (series_id, time) {cols} FROM obs_stage "
-            f"ON CONFLICT (series_id, time) DO NOTHING RETURNING series_id, time"
+            f"WITH ins AS ("
+            f" INSERT INTO {OBS_TABLE} ({cols})"
+            f" SELECT DISTINCT ON (series_id, time) {cols} FROM obs_stage"
+            f" ON CONFLICT (series_id, time) DO NOTHING RETURNING series_id, time, value, flag, qc),"
+            f" dirty AS ("
+            f" INSERT INTO {DIRTY_TABLE} AS d (series_id, start, \"end\", version)"
+            f" SELECT series_id, h, h + interval '1 hour', 1"
+            f" FROM (SELECT DISTINCT series_id, date_trunc('hour', time) AS h FROM ins) k ORDER BY series_id, h"
+            f" ON CONFLICT (series_id, start) DO UPDATE SET version = d.version + 1),"
+            f" latest AS ("
+            f" INSERT INTO {LATEST_TABLE} AS l (series_id, time, value, flag, qc, received)"
+            f" SELECT DISTINCT ON (series_id) series_id, time, value, flag, qc, %s FROM ins ORDER BY series_id, time DESC"
+            f" ON CONFLICT (series_id) DO UPDATE SET time = EXCLUDED.time, value = EXCLUDED.value,"
+            f" flag = EXCLUDED.flag, qc = EXCLUDED.qc, received = EXCLUDED.received WHERE l.time < EXCLUDED.time)"
+            f" SELECT series_id, time FROM ins",
+            [received],
         )
         new = {(sid, t.astimezone(UTC)) for sid, t in cur.fetchall()}
         cur.execute("DELETE FROM obs_stage")  # the staging table is reused within a transaction
@@ -146,12 +179,20 @@ def _write_postgresql(rows: Sequence[ObservationRow], source: int, received: dt.
 SQLITE_CHUNK = 2900
 
 
+def _sqlite_time(t: dt.datetime) -> str:
+    """SQLite's stored form (naive UTC text, as Django writes it), fast for aware datetimes."""
+    if t.tzinfo is None:
+        return connection.ops.adapt_datetimefield_value(t)
+    return str(t.astimezone(UTC).replace(tzinfo=None))
+
+
 def _write_sqlite(rows: Sequence[ObservationRow], source: int, received: dt.datetime) -> set:
-    adapt = connection.ops.adapt_datetimefield_value
+    adapt = _sqlite_time
     rec = adapt(received)
     cols = ", ".join(OBS_COLUMNS)
     one = "(" + ", ".join(["%s"] * len(OBS_COLUMNS)) + ")"
     new: set = set()
+    newest: dict[int, tuple] = {}
     with connection.cursor() as cur:
         for start in range(0, len(rows), SQLITE_CHUNK):
             chunk = rows[start : start + SQLITE_CHUNK]
@@ -162,11 +203,65 @@ def _write_sqlite(rows: Sequence[ObservationRow], source: int, received: dt.date
                 )
             cur.execute(
                 f"INSERT INTO {OBS_TABLE} ({cols}) VALUES {', '.join([one] * len(chunk))} "
-                f"ON CONFLICT (series_id, time) DO NOTHING RETURNING series_id, time",
+                f"ON CONFLICT (series_id, time) DO NOTHING RETURNING series_id, time, value, flag, qc",
                 params,
             )
-            new.update((sid, t if isinstance(t, str) else adapt(t)) for sid, t in cur.fetchall())
+            for sid, t, value, flag, qc in cur.fetchall():
+                key = t if isinstance(t, str) else adapt(t)
+                new.add((sid, key))
+                if sid not in newest or key > newest[sid][0]:
+                    newest[sid] = (key, value, flag, qc)
+        if new:
+            _mark_hours_sqlite(cur, {(sid, key[:13]) for sid, key in new})
+            latest = [(sid, *v, rec) for sid, v in sorted(newest.items())]
+            for i in range(0, len(latest), 5000):
+                part = latest[i : i + 5000]
+                cur.execute(
+                    f"INSERT INTO {LATEST_TABLE} (series_id, time, value, flag, qc, received) VALUES "
+                    + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(part))
+                    + " ON CONFLICT (series_id) DO UPDATE SET time = excluded.time, value = excluded.value,"
+                    f" flag = excluded.flag, qc = excluded.qc, received = excluded.received"
+                    f" WHERE excluded.time > {LATEST_TABLE}.time",
+                    [x for row in part for x in row],
+                )
     return new
+
+
+def _mark_hours_sqlite(cur, keys: set[tuple[int, str]]) -> None:
+    """``keys``: (series id, 'YYYY-MM-DD HH') in SQLite's stored UTC text form."""
+    rows = []
+    for sid, hour in sorted(keys):
+        start = dt.datetime.fromisoformat(hour + ":00:00")
+        rows.extend((sid, str(start), str(start + HOUR)))
+    for i in range(0, len(rows), 3 * 3000):
+        part = rows[i : i + 3 * 3000]
+        cur.execute(
+            f"INSERT INTO {DIRTY_TABLE} (series_id, start, \"end\", version) VALUES "
+            + ", ".join(["(%s, %s, %s, 1)"] * (len(part) // 3))
+            + f" ON CONFLICT (series_id, start) DO UPDATE SET version = {DIRTY_TABLE}.version + 1",
+            part,
+        )
+
+
+def mark_dirty(series_times: Iterable[tuple[int, dt.datetime]]) -> int:
+    """Mark the clock hours containing each (series id, time) for recomputation (their days
+    and months follow). Used by :func:`revise` and by callers that change what a period's
+    aggregate depends on. Returns the number of distinct hours marked."""
+    keys = sorted({(sid, t.astimezone(UTC).replace(minute=0, second=0, microsecond=0)) for sid, t in series_times})
+    if not keys:
+        return 0
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cur:
+        for i in range(0, len(keys), 3000):
+            part = keys[i : i + 3000]
+            params = [x for sid, h in part for x in (sid, adapt(h), adapt(h + HOUR))]
+            cur.execute(
+                f"INSERT INTO {DIRTY_TABLE} (series_id, start, \"end\", version) VALUES "
+                + ", ".join(["(%s, %s, %s, 1)"] * len(part))
+                + f" ON CONFLICT (series_id, start) DO UPDATE SET version = {DIRTY_TABLE}.version + 1",
+                params,
+            )
+    return len(keys)
 
 
 # --- corrections ---------------------------------------------------------------------------------
@@ -197,10 +292,12 @@ def revise(*, series: Series, time: dt.datetime, user, reason: str, value: float
             if connection.vendor == "postgresql"
             else Revision.objects.filter(series=series, time=time).order_by("-version").first()
         )
-        return Revision.objects.create(
+        rev = Revision.objects.create(
             series=series, time=time, version=(last.version + 1) if last else 1,
             value=None if invalid else value, invalid=invalid, reason=reason.strip()[:255], user=user,
         )
+        mark_dirty([(series.pk, time)])  # the hour (and its day and month) is recomputed
+        return rev
 
 
 @dataclass(frozen=True)

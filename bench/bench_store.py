@@ -1,0 +1,233 @@
+"""Benchmark: the observation store on PostgreSQL and SQLite.
+
+Run:  .venv/bin/python bench/bench_store.py [--sites 1000] [--minutes 30] [--batch 10000] [--runs 50]
+                                            [--only sqlite|postgresql] [--pg-url URL]
+
+Creates its own databases (SQLite in a temporary directory; PostgreSQL database
+``gongzhi_bench_store``, dropped and re-created) and, for each, measures:
+
+1. bulk write throughput (values/s) of ``write_observations`` — the full path: COPY (PG) or
+   multi-row upsert (SQLite), duplicate detection, dirty-hour marking and latest values —
+   for SITES × 9 parameters × MINUTES minute values in batches of BATCH rows, one
+   transaction per batch; the **baseline** is the physical limit of the same rows into a
+   scratch table with the same primary key: raw ``COPY`` on PostgreSQL, a plain
+   ``executemany`` INSERT on SQLite. The ratio baseline/ours is printed;
+2. aggregate recompute throughput (raw values read per second by ``recompute_dirty``,
+   hours + days + months of every series written in 1.);
+3. ``latest_values`` for all SITES sites (9 parameters each): p50/p99 ms over RUNS calls;
+4. a year of hourly data of one site (8,760 × 9 parameters) as columnar arrays
+   (``series_data(resolution="hour")`` for the 9 parameters): p50/p99 ms.
+
+Each database runs in its own child process (Django is configured once per process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_URL = "postgresql://postgres@127.0.0.1:5432/gongzhi_bench_store"
+CST = dt.timezone(dt.timedelta(hours=8))
+PARAMS = ("pm2_5", "pm10", "so2", "no2", "co", "o3", "nh3_n", "tp", "codmn")
+
+
+def pct(samples: list[float], p: float) -> float:
+    s = sorted(samples)
+    k = (len(s) - 1) * p / 100
+    lo = int(k)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def child(args) -> dict:
+    """Run every measurement on the database of ``GONGZHI_DATABASE_URL``."""
+    sys.path.insert(0, str(ROOT / "src"))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gongzhi.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection, transaction
+
+    call_command("migrate", interactive=False, verbosity=0)
+    from gongzhi.accounts.models import Role, User
+    from gongzhi.observations import aggregates, queries
+    from gongzhi.observations import services as obs
+    from gongzhi.observations.models import Observation, SeriesKind, Source
+    from gongzhi.registry import models as reg
+    from gongzhi.registry import services as reg_services
+
+    out: dict = {"vendor": connection.vendor}
+    reg_services.seed_parameter_catalog()
+    bureau = reg.Bureau.objects.create(code="bench", name="基准测试局", short_name="基准")
+    user = User.objects.create_user("bench", password="x-123456", bureau=bureau, role=Role.MONITORING_STAFF)
+    sites = reg.Site.objects.bulk_create(
+        [reg.Site(code=f"B{i:04d}", name=f"站{i}", kind="air_station", owner=bureau, lon=121, lat=31) for i in range(args.sites)]
+    )
+    params = [reg.Parameter.objects.get(key=k) for k in PARAMS]
+    series = [obs.series_resolver.get(site=s, parameter=p, kind=SeriesKind.MINUTE) for s in sites for p in params]
+
+    # 1. bulk write
+    start = dt.datetime(2026, 5, 1, 8, tzinfo=CST)
+    times = [start + dt.timedelta(minutes=m) for m in range(args.minutes)]
+    rows = [obs.ObservationRow(sid, t, 10.0 + (sid % 7) + m * 0.1, "N") for m, t in enumerate(times) for sid in series]
+    n = len(rows)
+    t0 = time.perf_counter()
+    for i in range(0, n, args.batch):
+        with transaction.atomic():
+            obs.write_observations(rows[i : i + args.batch], source=Source.DEVICE)
+    ours = time.perf_counter() - t0
+    assert Observation.objects.count() == n
+    out["write_values"] = n
+    out["write_per_s"] = n / ours
+    out["baseline_per_s"] = n / baseline_write(connection, transaction, rows, args.batch)
+    out["ratio"] = out["baseline_per_s"] / out["write_per_s"]
+
+    # 2. recompute
+    t0 = time.perf_counter()
+    values = keys = 0
+    while True:
+        r = aggregates.recompute_dirty(limit=20000)
+        values += r.values
+        keys += r.keys
+        if not r.keys:
+            break
+    took = time.perf_counter() - t0
+    out["recompute_values"] = values
+    out["recompute_keys"] = keys
+    out["recompute_per_s"] = values / took
+
+    # 3. latest values for every site
+    connection.close()  # a fresh connection, as a request would have
+    samples = []
+    for _ in range(args.runs):
+        t0 = time.perf_counter()
+        res = queries.latest_values(user, sites)
+        samples.append((time.perf_counter() - t0) * 1000)
+    assert len(res) == args.sites and all(len(v) == len(PARAMS) for v in res.values())
+    out["latest_p50"], out["latest_p99"] = pct(samples, 50), pct(samples, 99)
+
+    # 4. a year of hourly data of one site
+    year_site = reg.Site.objects.create(code="YEAR", name="全年", kind="air_station", owner=bureau, lon=121, lat=31)
+    y0 = dt.datetime(2025, 1, 1, tzinfo=CST)
+    hours = [y0 + dt.timedelta(hours=h) for h in range(8760)]
+    year_rows = []
+    for p in params:
+        sid = obs.series_resolver.get(site=year_site, parameter=p, kind=SeriesKind.HOUR)
+        year_rows += [obs.ObservationRow(sid, t, float(h % 97), "N") for h, t in enumerate(hours)]
+    with transaction.atomic():
+        obs.write_observations(year_rows, source=Source.DEVICE)
+    samples = []
+    for _ in range(max(5, args.runs // 5)):
+        t0 = time.perf_counter()
+        arrays = [
+            queries.series_data(user, site=year_site, parameter=p, start=y0, end=y0 + dt.timedelta(days=365), resolution="hour")
+            for p in params
+        ]
+        samples.append((time.perf_counter() - t0) * 1000)
+    assert all(len(a["times"]) == 8760 for a in arrays)
+    out["year_p50"], out["year_p99"] = pct(samples, 50), pct(samples, 99)
+    return out
+
+
+def baseline_write(connection, transaction, rows, batch: int) -> float:
+    """Seconds to put the same rows into a scratch table with the same primary key."""
+    from gongzhi.observations.models import Observation
+
+    table = Observation._meta.db_table
+    cols = "series_id, time, value, vmin, vmax, total, flag, qc, source, received, packet_id"
+    received = dt.datetime.now(dt.timezone.utc)
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute(f"CREATE TABLE bench_scratch (LIKE {table} INCLUDING ALL)")
+        else:
+            cur.execute(
+                "CREATE TABLE bench_scratch (series_id integer NOT NULL, time datetime NOT NULL, value real, vmin real, "
+                "vmax real, total real, flag varchar(2) NOT NULL, qc integer NOT NULL, source smallint NOT NULL, "
+                "received datetime NOT NULL, packet_id bigint, PRIMARY KEY (series_id, time))"
+            )
+    t0 = time.perf_counter()
+    for i in range(0, len(rows), batch):
+        part = rows[i : i + batch]
+        with transaction.atomic(), connection.cursor() as cur:
+            if connection.vendor == "postgresql":
+                with cur.cursor.copy(f"COPY bench_scratch ({cols}) FROM STDIN") as copy:
+                    for r in part:
+                        copy.write_row((r.series_id, r.time, r.value, r.vmin, r.vmax, r.total, r.flag, r.qc, 1, received, r.packet_id))
+            else:
+                adapt = connection.ops.adapt_datetimefield_value
+                rec = adapt(received)
+                cur.executemany(
+                    f"INSERT INTO bench_scratch ({cols}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    [(r.series_id, adapt(r.time), r.value, r.vmin, r.vmax, r.total, r.flag, r.qc, 1, rec, r.packet_id) for r in part],
+                )
+    return time.perf_counter() - t0
+
+
+def recreate_pg(url: str) -> None:
+    import psycopg
+
+    sys.path.insert(0, str(ROOT / "src"))
+    from gongzhi.config import parse_database_url
+
+    cfg = parse_database_url(url)
+    with psycopg.connect(dbname="postgres", user=cfg.user or None, password=cfg.password or None,
+                         host=cfg.host or None, port=cfg.port or None, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{cfg.name}"')
+        conn.execute(f'CREATE DATABASE "{cfg.name}"')
+
+
+def run_child(url: str, args, data_dir: str) -> dict:
+    env = dict(os.environ, GONGZHI_DATABASE_URL=url, GONGZHI_ENV="development", GONGZHI_DATA_DIR=data_dir)
+    cmd = [sys.executable, __file__, "--child", "--sites", str(args.sites), "--minutes", str(args.minutes),
+           "--batch", str(args.batch), "--runs", str(args.runs)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark child failed on {url}:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sites", type=int, default=1000)
+    ap.add_argument("--minutes", type=int, default=30, help="minute values per series written in step 1")
+    ap.add_argument("--batch", type=int, default=10000, help="rows per write_observations call")
+    ap.add_argument("--runs", type=int, default=50)
+    ap.add_argument("--only", choices=("sqlite", "postgresql"))
+    ap.add_argument("--pg-url", default=PG_URL)
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(args)))
+        return 0
+    results = []
+    with tempfile.TemporaryDirectory(prefix="gz-bench-store-") as tmp:
+        if args.only in (None, "sqlite"):
+            results.append(run_child(f"sqlite:///{tmp}/bench.sqlite3", args, tmp))
+        if args.only in (None, "postgresql"):
+            recreate_pg(args.pg_url)
+            results.append(run_child(args.pg_url, args, tmp))
+    print(f"observation store benchmark: {args.sites} sites × {len(PARAMS)} parameters × {args.minutes} minute values, "
+          f"batches of {args.batch}")
+    for r in results:
+        base = "raw COPY into a scratch table" if r["vendor"] == "postgresql" else "plain executemany INSERT"
+        print(f"\n[{r['vendor']}]")
+        print(f"  write_observations   {r['write_per_s']:>12,.0f} values/s ({r['write_values']:,} values)")
+        print(f"  baseline             {r['baseline_per_s']:>12,.0f} values/s ({base}); baseline/ours = {r['ratio']:.2f}")
+        print(f"  recompute_dirty      {r['recompute_per_s']:>12,.0f} values/s ({r['recompute_values']:,} values, {r['recompute_keys']:,} dirty hours)")
+        print(f"  latest_values({args.sites} sites)   p50 {r['latest_p50']:.1f} ms   p99 {r['latest_p99']:.1f} ms")
+        print(f"  one site, a year hourly × 9 (8,760 × 9)   p50 {r['year_p50']:.1f} ms   p99 {r['year_p99']:.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

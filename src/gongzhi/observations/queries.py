@@ -1,0 +1,405 @@
+"""Read services for pages and the API: latest values, series data, approved periods.
+
+Every function takes the requesting ``user`` and applies :mod:`gongzhi.sharing.policy`:
+
+* the owner bureau (and superusers) read **raw** data: every value as received, with
+  revisions applied and the raw value beside it;
+* a partner reads what its sharing agreement grants for the site and parameter: ``raw``
+  (as the owner) or ``validated``;
+* **validated** means *inside a period the owner's reviewers approved*
+  (:class:`~gongzhi.observations.models.ValidatedPeriod`, :func:`approve_period`): a value
+  is returned only when its time lies in an approved period of its site (or outlet) and
+  parameter; an hour/day/month aggregate only when its whole period lies in one. Values are
+  the effective ones (corrections applied, the raw value is not given);
+* anyone else gets nothing: :func:`series_data` raises :class:`DataNotVisible` (the API
+  answers 404, so the existence of data is not disclosed); :func:`latest_values` leaves
+  the site out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import numpy as np
+import polars as pl
+from django.db import transaction
+from django.db.models import F, Max, Q
+
+from gongzhi.observations import aggregates as agg
+from gongzhi.observations.services import ReviewError
+from gongzhi.observations.models import (
+    Aggregate,
+    DirtyPeriod,
+    LatestValue,
+    Observation,
+    Period,
+    Revision,
+    Series,
+    SeriesKind,
+    ValidatedPeriod,
+    qc_names,
+)
+from gongzhi.registry import models as reg
+from gongzhi.sharing import policy
+from gongzhi.sharing.models import DataLevel
+
+UTC = dt.timezone.utc
+RESOLUTIONS = ("raw", "hour", "day", "month")
+KIND_ORDER = {SeriesKind.REALTIME: 0, SeriesKind.MINUTE: 1, SeriesKind.HOUR: 2, SeriesKind.DAY: 3, SeriesKind.SAMPLE: 4}
+
+
+class DataNotVisible(LookupError):
+    """The user may not read any data of this site/outlet and parameter (API: 404)."""
+
+
+
+
+# --- data levels, in bulk -------------------------------------------------------------------------
+
+
+@dataclass
+class Grant:
+    """The data level a user has for one site, per parameter."""
+
+    default: str | None = None  # for parameters not listed
+    by_parameter: dict[int, str] = field(default_factory=dict)
+
+    def level(self, parameter_id: int) -> str | None:
+        return self.by_parameter.get(parameter_id, self.default)
+
+    @property
+    def any(self) -> bool:
+        return self.default is not None or any(self.by_parameter.values())
+
+
+def _better(a: str | None, b: str | None) -> str | None:
+    if DataLevel.RAW in (a, b):
+        return DataLevel.RAW
+    if DataLevel.VALIDATED in (a, b):
+        return DataLevel.VALIDATED
+    return None
+
+
+def data_levels(user, sites: Iterable[reg.Site]) -> dict[int, Grant]:
+    """:func:`gongzhi.sharing.policy.data_level` for many sites at once (three queries instead
+    of one per site and parameter). Same rules; tests check it agrees with the policy."""
+    sites = list(sites)
+    if not (user is not None and getattr(user, "is_authenticated", False) and user.is_active):
+        return {}
+    if user.is_superuser:
+        return {s.pk: Grant(DataLevel.RAW) for s in sites}
+    out = {s.pk: Grant(DataLevel.RAW) for s in sites if s.owner_id == user.bureau_id}
+    others = [s for s in sites if s.pk not in out]
+    if not others or not user.bureau_id:
+        return out
+    agreements = list(
+        policy.agreements_in_force(user.bureau_id)
+        .filter(provider_id__in={s.owner_id for s in others})
+        .prefetch_related("sites", "parameters")
+    )
+    for s in others:
+        grant = Grant()
+        listed: dict[int, str | None] = {}
+        for a in agreements:
+            if a.provider_id != s.owner_id:
+                continue
+            if not (a.all_sites or any(x.pk == s.pk for x in a.sites.all())):
+                continue
+            if a.all_parameters:
+                grant.default = _better(grant.default, a.level)
+            else:
+                for p in a.parameters.all():
+                    listed[p.pk] = _better(listed.get(p.pk), a.level)
+        grant.by_parameter = {p: _better(lv, grant.default) for p, lv in listed.items()}
+        if grant.any:
+            out[s.pk] = grant
+    return out
+
+
+# --- approved periods ------------------------------------------------------------------------------
+
+
+def approve_period(
+    *, user, start: dt.datetime, end: dt.datetime, site: reg.Site | None = None, outlet: reg.Outlet | None = None,
+    parameter: reg.Parameter | None = None, note: str = "",
+) -> ValidatedPeriod:
+    """Approve ``[start, end)`` of a site's (or outlet's) data, one parameter or all (审核通过).
+
+    Only the owner bureau's reviewers (:func:`gongzhi.sharing.policy.can_review_data`)."""
+    if (site is None) == (outlet is None):
+        raise ReviewError("approve the data of one site or one outlet")
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ReviewError("start and end must carry a time zone")
+    if end <= start:
+        raise ReviewError("the period must end after it starts")
+    holder = site or outlet
+    if not policy.can_review_data(user, holder):
+        raise ReviewError("only the owner bureau's monitoring staff may approve its data")
+    with transaction.atomic():
+        return ValidatedPeriod.objects.create(
+            site=site, outlet=outlet, parameter=parameter, start=start, end=end, approved_by=user, note=note[:255]
+        )
+
+
+def approved_windows(*, site_ids: Iterable[int] = (), outlet_ids: Iterable[int] = ()) -> dict[tuple, list[tuple]]:
+    """(("s", site id) | ("o", outlet id)) → [(parameter id or None, start, end), …]."""
+    out: dict[tuple, list[tuple]] = {}
+    q = Q(site_id__in=list(site_ids)) | Q(outlet_id__in=list(outlet_ids))
+    for s, o, p, start, end in ValidatedPeriod.objects.filter(q).values_list("site_id", "outlet_id", "parameter_id", "start", "end"):
+        out.setdefault(("s", s) if s else ("o", o), []).append((p, start, end))
+    return out
+
+
+def _windows_for(windows: list[tuple], parameter_id: int) -> list[tuple[dt.datetime, dt.datetime]]:
+    return [(s, e) for p, s, e in windows if p is None or p == parameter_id]
+
+
+# --- latest values ---------------------------------------------------------------------------------
+
+
+def latest_values(user, sites: Iterable[reg.Site]) -> dict[int, list[dict]]:
+    """The newest value of every parameter of each site the user may read.
+
+    Returns ``{site id: [entry, …]}`` (sites without any grant are left out), one entry per
+    parameter, sorted by parameter key: ``parameter``, ``name``, ``unit``, ``kind``,
+    ``time`` (aware), ``value`` (corrections applied), ``raw`` (raw-level readers only),
+    ``flag``, ``qc``, ``qc_names``, ``version`` (0 = as received), ``invalid``, ``level``.
+    For a parameter read at the validated level the newest value inside an approved period
+    is given. One query for the raw path (plus one for corrections), whatever the number
+    of sites."""
+    sites = list(sites)
+    grants = data_levels(user, sites)
+    if not grants:
+        return {}
+    rows = list(
+        LatestValue.objects.filter(series__site_id__in=list(grants)).values_list(
+            "series_id", "series__site_id", "series__parameter_id", "series__parameter__key",
+            "series__parameter__name_zh", "series__kind", "series__unit", "time", "value", "flag", "qc",
+        )
+    )
+    raw_rows, validated_series = [], []
+    for row in rows:
+        level = grants[row[1]].level(row[2])
+        if level == DataLevel.RAW:
+            raw_rows.append(row)
+        elif level == DataLevel.VALIDATED:
+            validated_series.append(row)
+    entries = _entries(raw_rows, DataLevel.RAW, latest_join=True)
+    if validated_series:
+        entries += _validated_latest(validated_series)
+    best: dict[tuple[int, int], dict] = {}
+    for e in entries:
+        k = (e["site_id"], e["parameter_id"])
+        cur = best.get(k)
+        if cur is None or (e["time"], -KIND_ORDER[e["kind"]]) > (cur["time"], -KIND_ORDER[cur["kind"]]):
+            best[k] = e
+    out: dict[int, list[dict]] = {sid: [] for sid in grants}
+    for e in sorted(best.values(), key=lambda e: e["parameter"]):
+        out[e["site_id"]].append(e)
+    return out
+
+
+def _entries(rows: list[tuple], level: str, *, latest_join: bool) -> list[dict]:
+    if not rows:
+        return []
+    if latest_join:  # corrections of exactly the latest values, joined in the database
+        revs = {}
+        site_ids = sorted({r[1] for r in rows})
+        for i in range(0, len(site_ids), 2000):
+            qs = Revision.objects.filter(
+                series__site_id__in=site_ids[i : i + 2000], series__latest__time=F("time")
+            ).order_by("version")
+            for sid, t, version, value, invalid in qs.values_list("series_id", "time", "version", "value", "invalid"):
+                revs[(sid, t)] = (version, value, invalid)
+    else:
+        revs = _revisions_at({(r[0], r[7]) for r in rows})
+    out = []
+    for sid, site_id, pid, key, name, kind, unit, time, value, flag, qc in rows:
+        rev = revs.get((sid, time))
+        e = {
+            "site_id": site_id, "parameter_id": pid, "parameter": key, "name": name, "unit": unit, "kind": kind,
+            "time": time.astimezone(agg.BEIJING), "value": value, "flag": flag, "qc": qc, "qc_names": qc_names(qc),
+            "version": 0, "invalid": False, "level": level,
+        }
+        if rev is not None:
+            e.update(value=rev[1], version=rev[0], invalid=rev[2])
+        if level == DataLevel.RAW:
+            e["raw"] = value
+        out.append(e)
+    return out
+
+
+def _revisions_at(keys: set[tuple[int, dt.datetime]]) -> dict[tuple[int, dt.datetime], tuple]:
+    """Latest revision (version, value, invalid) at each (series id, time)."""
+    if not keys:
+        return {}
+    by_series: dict[int, list[dt.datetime]] = {}
+    for sid, t in keys:
+        by_series.setdefault(sid, []).append(t)
+    out: dict = {}
+    series_ids = list(by_series)
+    for i in range(0, len(series_ids), 500):
+        part = series_ids[i : i + 500]
+        times = sorted({t for s in part for t in by_series[s]})
+        qs = Revision.objects.filter(series_id__in=part, time__gte=times[0], time__lte=times[-1]).order_by("version")
+        for sid, t, version, value, invalid in qs.values_list("series_id", "time", "version", "value", "invalid"):
+            if (sid, t) in keys:
+                out[(sid, t)] = (version, value, invalid)
+    return out
+
+
+def _validated_latest(rows: list[tuple]) -> list[dict]:
+    """The newest value inside an approved period for each series in ``rows``."""
+    meta = {r[0]: r for r in rows}
+    windows = approved_windows(site_ids={r[1] for r in rows})
+    q = Q()
+    for sid, site_id, pid, *_ in rows:
+        for s, e in _windows_for(windows.get(("s", site_id), []), pid):
+            q |= Q(series_id=sid, time__gte=s, time__lt=e)
+    if not q:
+        return []
+    newest = dict(Observation.objects.filter(q).values("series_id").annotate(t=Max("time")).values_list("series_id", "t"))
+    if not newest:
+        return []
+    q = Q()
+    for sid, t in newest.items():
+        q |= Q(series_id=sid, time=t)
+    found = []
+    for sid, t, value, flag, qc in Observation.objects.filter(q).values_list("series_id", "time", "value", "flag", "qc"):
+        m = meta[sid]
+        found.append((sid, m[1], m[2], m[3], m[4], m[5], m[6], t, value, flag, qc))
+    return _entries(found, DataLevel.VALIDATED, latest_join=False)
+
+
+# --- series data -------------------------------------------------------------------------------------
+
+
+def measurement_group(*, site: reg.Site | None = None, outlet: reg.Outlet | None = None, parameter: reg.Parameter, sample: bool = False):
+    """The measurement group (see :mod:`~gongzhi.observations.aggregates`) of a site or outlet
+    and parameter: automatic kinds, or lab/manual samples with ``sample=True``; None if no data."""
+    qs = Series.objects.filter(parameter=parameter)
+    qs = qs.filter(site=site) if site is not None else qs.filter(outlet=outlet)
+    ids = list(qs.values_list("id", "kind"))
+    ids = [i for i, k in ids if (k == SeriesKind.SAMPLE) == sample]
+    if not ids:
+        return None
+    by_series, _ = agg.groups_for(ids)
+    return by_series[ids[0]]
+
+
+def series_data(
+    user, *, parameter: reg.Parameter, start: dt.datetime, end: dt.datetime, resolution: str = "hour",
+    site: reg.Site | None = None, outlet: reg.Outlet | None = None, kind: str | None = None,
+) -> dict:
+    """Columnar data of one site (or outlet) and parameter in ``[start, end)`` for charts.
+
+    ``resolution``: ``raw`` (the values of one series: ``kind`` or the finest automatic kind
+    there is), ``hour`` (one value per hour: the logger's own hour value, else the minute,
+    else the real-time hour aggregate), ``day`` or ``month`` (aggregates; Beijing-time
+    periods). Returns ``times`` (epoch milliseconds of the value time or period start),
+    ``values`` (corrections applied), ``raw`` (raw readers only, else None), ``flags``,
+    ``valid`` and, for aggregates, ``n`` and ``coverage``; plus ``unit``, ``level``,
+    ``source_kind`` and ``pending`` (hours in the range wait for recomputation).
+
+    Raises :class:`DataNotVisible` when the user may read no data of it."""
+    if resolution not in RESOLUTIONS:
+        raise ValueError(f"resolution must be one of {', '.join(RESOLUTIONS)}")
+    if (site is None) == (outlet is None):
+        raise ValueError("give one site or one outlet")
+    holder = site or outlet
+    level = policy.data_level(user, holder, parameter)
+    if level is None:
+        raise DataNotVisible("no data of this site and parameter is shared with you")
+    sample = kind == SeriesKind.SAMPLE
+    group = measurement_group(site=site, outlet=outlet, parameter=parameter, sample=sample)
+    out = {
+        "site": site.code if site else None, "outlet": outlet.pk if outlet else None, "parameter": parameter.key,
+        "unit": "", "resolution": resolution, "level": level, "source_kind": "", "pending": False,
+        "times": [], "values": [], "raw": [] if level == DataLevel.RAW else None, "flags": [], "valid": [],
+    }
+    if group is None:
+        return out
+    anchor_unit = Series.objects.filter(pk=group.anchor).values_list("unit", flat=True).first()
+    out["unit"] = anchor_unit or parameter.unit
+    if resolution == "raw":
+        sid = group.members.get(kind) if kind else None
+        if sid is None:
+            sid = min(group.members.items(), key=lambda kv: KIND_ORDER[kv[0]])[1]
+        out["source_kind"] = next(k for k, v in group.members.items() if v == sid)
+        out["unit"] = Series.objects.filter(pk=sid).values_list("unit", flat=True).first() or out["unit"]
+        frame = agg.load_values([((sid,), start, end)]).sort("time")
+        frame = frame.select(
+            pl.col("time").alias("start"), "value", "raw", pl.col("flag"), pl.col("usable").alias("valid")
+        )
+        ends = None
+    else:
+        gindex = {group.key: 0}
+        if resolution == "hour":
+            cand = agg.hour_candidates([(group, start, end)], gindex)
+            frame = agg.resolve_hour_candidates(cand) if cand.height else cand
+            if frame.height:
+                frame = frame.sort("start").select("start", "value", "valid", "flag", "n", "coverage", "source_kind")
+        else:
+            frame = agg.load_aggregates(resolution, [((group.anchor,), start, end)]).sort("start")
+        frame = frame if frame.height else pl.DataFrame(schema={"start": pl.Datetime("us"), "value": pl.Float64, "valid": pl.Boolean, "flag": pl.Utf8, "n": pl.Int64, "coverage": pl.Float64})
+        ends = _period_ends(frame["start"], resolution)
+        out["source_kind"] = {"hour": "hour", "day": "day", "month": "month"}[resolution]
+        if resolution == "hour" and "source_kind" in frame.columns and frame.height:
+            kinds = sorted(set(frame["source_kind"].to_list()))
+            out["source_kind"] = ",".join(kinds)
+    out["pending"] = DirtyPeriod.objects.filter(
+        series_id__in=list(group.members.values()), start__lt=end, end__gt=start - (dt.timedelta(days=31) if resolution == "month" else dt.timedelta(0))
+    ).exists()
+    if level == DataLevel.VALIDATED and frame.height:
+        key = ("s", site.pk) if site else ("o", outlet.pk)
+        wins = _windows_for(approved_windows(site_ids=[site.pk] if site else [], outlet_ids=[outlet.pk] if outlet else []).get(key, []), parameter.pk)
+        frame = frame.filter(pl.Series(_inside(frame["start"], ends, wins)))
+    out["times"] = frame["start"].dt.epoch("ms").to_list()
+    out["values"] = frame["value"].to_list()
+    out["flags"] = frame["flag"].to_list()
+    out["valid"] = frame["valid"].to_list()
+    if level == DataLevel.RAW and resolution == "raw":
+        out["raw"] = frame["raw"].to_list()
+    elif level == DataLevel.RAW:
+        out["raw"] = None  # aggregates have no raw value of their own
+    if resolution != "raw":
+        out["n"] = frame["n"].to_list()
+        out["coverage"] = frame["coverage"].to_list()
+    return out
+
+
+def _period_ends(starts: pl.Series, resolution: str) -> np.ndarray | None:
+    if resolution == "hour":
+        return (starts + dt.timedelta(hours=1)).to_numpy()
+    if resolution == "day":
+        return (starts + dt.timedelta(days=1)).to_numpy()
+    if resolution == "month":
+        return (((starts + dt.timedelta(hours=8)).dt.offset_by("1mo")) - dt.timedelta(hours=8)).to_numpy()
+    return None
+
+
+def _inside(starts: pl.Series, ends: np.ndarray | None, windows: list[tuple]) -> np.ndarray:
+    """Mask: value time (or whole period) inside one of the approved windows."""
+    s = starts.to_numpy()
+    mask = np.zeros(len(s), dtype=bool)
+    for ws, we in windows:
+        a = np.datetime64(ws.astimezone(UTC).replace(tzinfo=None), "us")
+        b = np.datetime64(we.astimezone(UTC).replace(tzinfo=None), "us")
+        if ends is None:
+            mask |= (s >= a) & (s < b)
+        else:
+            mask |= (s >= a) & (ends <= b)
+    return mask
+
+
+def aggregate_rows(series: Series, period: str, start: dt.datetime, end: dt.datetime) -> list[Aggregate]:
+    """Stored aggregates of a series (no policy: for services and tests)."""
+    return list(Aggregate.objects.filter(series=series, period=period, start__gte=start, start__lt=end).order_by("start"))
+
+
+__all__ = [
+    "DataNotVisible", "ReviewError", "Grant", "data_levels", "approve_period", "approved_windows", "latest_values",
+    "measurement_group", "series_data", "RESOLUTIONS", "Period",
+]

@@ -1,0 +1,265 @@
+"""Read services: latest values (out-of-order arrivals, many sites in one query), series
+data at each resolution, and the sharing policy (owner raw, partner raw, partner validated
+= approved periods only, no agreement = nothing)."""
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from gongzhi.accounts.models import Role, User
+from gongzhi.observations import aggregates as agg
+from gongzhi.observations import queries as q
+from gongzhi.observations import services as obs
+from gongzhi.observations.models import QC_BACKFILL, QC_UNIT_CONVERTED, Series, SeriesKind, Source, ValidatedPeriod
+from gongzhi.registry import models as reg
+from gongzhi.sharing import policy
+from gongzhi.sharing.models import SharingAgreement
+
+CST = dt.timezone(dt.timedelta(hours=8))
+
+
+def local(*args):
+    return dt.datetime(*args, tzinfo=CST)
+
+
+def ms(t):
+    return int(t.timestamp() * 1000)
+
+
+def sid_for(site, parameter, kind):
+    obs.series_resolver.clear()
+    return obs.series_resolver.get(site=site, parameter=parameter, kind=kind)
+
+
+def write(sid, points, flag="N", qc=0):
+    return obs.write_observations([obs.ObservationRow(sid, t, v, flag, qc) for t, v in points], source=Source.DEVICE)
+
+
+@pytest.fixture
+def world(registry):
+    """W1 (Qingpu) with NH3-N and TP hourly data; Kunshan and Jiashan users."""
+    qingpu, kunshan = registry["bureaus"]
+    js = reg.Jurisdiction.objects.create(adcode="330421", name="嘉善县", level="county")
+    jiashan = reg.Bureau.objects.create(code="jiashan", name="嘉善县生态环境局", short_name="嘉善", jurisdiction=js)
+    users = dict(registry["users"])
+    users["js_monitor"] = User.objects.create_user("js_monitor", password="x-123456", bureau=jiashan, role=Role.MONITORING_STAFF)
+    w1 = registry["sites"][0]
+    nh3, tp = registry["param"], reg.Parameter.objects.get(key="tp")
+    return {**registry, "users": users, "w1": w1, "nh3": nh3, "tp": tp, "qingpu": qingpu, "kunshan": kunshan}
+
+
+def agreement(world, level, *, parameters=None):
+    a = SharingAgreement.objects.create(
+        provider=world["qingpu"], recipient=world["kunshan"], title="青浦→昆山", purpose="急水港联防联治",
+        level=level, valid_from=dt.date(2020, 1, 1), all_sites=False, all_parameters=parameters is None,
+    )
+    a.sites.add(world["w1"])
+    if parameters:
+        a.parameters.add(*parameters)
+    return a
+
+
+# --- latest values --------------------------------------------------------------------------------
+
+
+def test_latest_value_only_moves_forward(world):
+    sid = sid_for(world["w1"], world["nh3"], SeriesKind.HOUR)
+    write(sid, [(local(2026, 5, 1, 10), 1.0)])
+    write(sid, [(local(2026, 5, 1, 9), 0.9)])  # late: older
+    [entry] = q.latest_values(world["users"]["qp_monitor"], [world["w1"]])[world["w1"].pk]
+    assert (entry["time"], entry["value"]) == (local(2026, 5, 1, 10), 1.0)
+    write(sid, [(local(2026, 5, 1, 8), 0.8), (local(2026, 5, 1, 11), 1.1), (local(2026, 5, 1, 7), 0.7)])
+    write(sid, [(local(2026, 5, 1, 11), 9.9)])  # a duplicate of the newest: the stored value stays
+    [entry] = q.latest_values(world["users"]["qp_monitor"], [world["w1"]])[world["w1"].pk]
+    assert (entry["time"], entry["value"], entry["raw"], entry["parameter"]) == (local(2026, 5, 1, 11), 1.1, 1.1, "nh3_n")
+
+
+def test_latest_values_all_parameters_with_flag_qc_unit_and_corrections(world):
+    w1, user = world["w1"], world["users"]["qp_monitor"]
+    nh3 = sid_for(w1, world["nh3"], SeriesKind.HOUR)
+    nh3_rtd = sid_for(w1, world["nh3"], SeriesKind.REALTIME)
+    tp = sid_for(w1, world["tp"], SeriesKind.HOUR)
+    write(nh3, [(local(2026, 5, 1, 10), 0.5)])
+    write(nh3_rtd, [(local(2026, 5, 1, 10, 40), 0.6)], flag="M")
+    write(tp, [(local(2026, 5, 1, 9), 0.12)], qc=QC_UNIT_CONVERTED | QC_BACKFILL)
+    obs.revise(series=Series.objects.get(pk=tp), time=local(2026, 5, 1, 9), user=user, reason="复核", value=0.1)
+    entries = q.latest_values(user, [w1])[w1.pk]
+    assert [e["parameter"] for e in entries] == ["nh3_n", "tp"]
+    n, p = entries
+    assert (n["kind"], n["value"], n["flag"], n["unit"]) == ("rtd", 0.6, "M", "mg/L")  # the newer of the two kinds
+    assert (p["value"], p["raw"], p["version"], p["qc_names"]) == (0.1, 0.12, 1, ["unit_converted", "backfill"])
+
+
+def test_latest_values_for_many_sites_in_constant_queries(world):
+    qingpu = world["qingpu"]
+    sites = [
+        reg.Site.objects.create(code=f"S{i}", name=f"站{i}", kind="water_section", owner=qingpu, lon=121, lat=31)
+        for i in range(30)
+    ]
+    rows = []
+    for i, s in enumerate(sites):
+        for p in (world["nh3"], world["tp"]):
+            rows.append(obs.ObservationRow(sid_for(s, p, SeriesKind.HOUR), local(2026, 5, 1, i % 24), float(i)))
+    obs.write_observations(rows, source=Source.DEVICE)
+    user = world["users"]["qp_monitor"]
+    with CaptureQueriesContext(connection) as few:
+        out = q.latest_values(user, sites[:3])
+    with CaptureQueriesContext(connection) as many:
+        out = q.latest_values(user, sites)
+    assert len(many.captured_queries) == len(few.captured_queries) <= 4
+    assert {sid: [e["value"] for e in v] for sid, v in out.items()} == {s.pk: [float(i)] * 2 for i, s in enumerate(sites)}
+
+
+def test_latest_values_policy(world):
+    w1, w2 = world["sites"]
+    sid = sid_for(w1, world["nh3"], SeriesKind.HOUR)
+    write(sid, [(local(2026, 5, 1, h), float(h)) for h in range(12)])
+    ks, js = world["users"]["ks_monitor"], world["users"]["js_monitor"]
+    assert q.latest_values(js, [w1]) == {}  # no agreement: nothing
+    assert w1.pk not in q.latest_values(ks, [w1, w2])
+    assert q.latest_values(ks, [w1, w2])[w2.pk] == []  # its own site, no data yet
+    a = agreement(world, "validated")
+    assert q.latest_values(ks, [w1])[w1.pk] == []  # validated, nothing approved yet
+    q.approve_period(user=world["users"]["qp_monitor"], site=w1, start=local(2026, 5, 1, 0), end=local(2026, 5, 1, 6))
+    [e] = q.latest_values(ks, [w1])[w1.pk]
+    assert (e["time"], e["value"], e["level"]) == (local(2026, 5, 1, 5), 5.0, "validated")
+    assert "raw" not in e
+    a.level = "raw"
+    a.save()
+    [e] = q.latest_values(ks, [w1])[w1.pk]
+    assert (e["time"], e["raw"], e["level"]) == (local(2026, 5, 1, 11), 11.0, "raw")
+
+
+def test_parameter_limited_agreement(world):
+    w1 = world["w1"]
+    write(sid_for(w1, world["nh3"], SeriesKind.HOUR), [(local(2026, 5, 1, 1), 1.0)])
+    write(sid_for(w1, world["tp"], SeriesKind.HOUR), [(local(2026, 5, 1, 1), 0.1)])
+    agreement(world, "raw", parameters=[world["tp"]])
+    entries = q.latest_values(world["users"]["ks_monitor"], [w1])[w1.pk]
+    assert [e["parameter"] for e in entries] == ["tp"]
+    with pytest.raises(q.DataNotVisible):
+        q.series_data(world["users"]["ks_monitor"], site=w1, parameter=world["nh3"], start=local(2026, 5, 1), end=local(2026, 5, 2))
+
+
+def test_bulk_levels_agree_with_the_policy(world):
+    w1, w2 = world["sites"]
+    a = agreement(world, "validated", parameters=[world["tp"]])
+    SharingAgreement.objects.create(
+        provider=world["qingpu"], recipient=world["kunshan"], title="全部站点", purpose="p", level="raw",
+        valid_from=dt.date(2020, 1, 1), all_sites=True, all_parameters=False,
+    ).parameters.add(world["nh3"])
+    SharingAgreement.objects.create(  # not in force
+        provider=world["qingpu"], recipient=world["kunshan"], title="过期", purpose="p", level="raw",
+        valid_from=dt.date(2020, 1, 1), valid_to=dt.date(2021, 1, 1), all_sites=True,
+    )
+    assert a.pk
+    params = list(reg.Parameter.objects.filter(key__in=["nh3_n", "tp", "cod"]))
+    for user in world["users"].values():
+        grants = q.data_levels(user, [w1, w2])
+        for site in (w1, w2):
+            for p in params:
+                expected = policy.data_level(user, site, p)
+                got = grants[site.pk].level(p.pk) if site.pk in grants else None
+                assert got == expected, (user.username, site.code, p.key)
+
+
+# --- series data ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def filled(world):
+    """NH3-N at W1: real-time values every 10 minutes for 2026-05-01 and -02, hour aggregates computed."""
+    w1 = world["w1"]
+    sid = sid_for(w1, world["nh3"], SeriesKind.REALTIME)
+    points = []
+    for d in (1, 2):
+        for h in range(24):
+            points += [(local(2026, 5, d, h, 10 * i), d + h / 100) for i in range(6)]
+    write(sid, points)
+    write(sid, [(local(2026, 5, 1, 0, 5), 7.0)], flag="D")
+    agg.recompute_dirty()
+    return {**world, "sid": sid}
+
+
+def test_series_data_at_each_resolution(filled):
+    user, w1, p = filled["users"]["qp_monitor"], filled["w1"], filled["nh3"]
+    raw = q.series_data(user, site=w1, parameter=p, start=local(2026, 5, 1, 0), end=local(2026, 5, 1, 1), resolution="raw")
+    assert raw["times"] == [ms(local(2026, 5, 1, 0, m)) for m in (0, 5, 10, 20, 30, 40, 50)]
+    assert raw["flags"][:2] == ["N", "D"] and raw["valid"][:2] == [True, False]
+    assert raw["values"][1] == raw["raw"][1] == 7.0
+    assert (raw["unit"], raw["source_kind"], raw["level"], raw["pending"]) == ("mg/L", "rtd", "raw", False)
+    hour = q.series_data(user, site=w1, parameter=p, start=local(2026, 5, 1), end=local(2026, 5, 2), resolution="hour")
+    assert len(hour["times"]) == 24 and hour["times"][0] == ms(local(2026, 5, 1))
+    assert hour["values"][5] == pytest.approx(1.05)
+    assert hour["flags"][0] == "D" and hour["valid"][0] is False  # the water rule: one D makes the hour abnormal
+    assert hour["valid"][1:] == [True] * 23
+    day = q.series_data(user, site=w1, parameter=p, start=local(2026, 5, 1), end=local(2026, 5, 3), resolution="day")
+    assert day["times"] == [ms(local(2026, 5, 1)), ms(local(2026, 5, 2))]
+    # day 1: 23 valid hours (hour 0 is abnormal) of 1 + h/100, h = 1…23; day 2: 24 hours of 2 + h/100
+    assert day["values"] == [pytest.approx(1 + 0.12), pytest.approx(2 + 0.115)]
+    assert day["n"] == [23, 24] and day["valid"] == [True, True]
+    month = q.series_data(user, site=w1, parameter=p, start=local(2026, 5, 1), end=local(2026, 6, 1), resolution="month")
+    assert month["times"] == [ms(local(2026, 5, 1))] and month["valid"] == [False] and month["n"] == [2]
+
+
+def test_series_data_pending_until_recomputed(filled):
+    write(filled["sid"], [(local(2026, 5, 2, 3, 55), 9.0)])
+    args = dict(site=filled["w1"], parameter=filled["nh3"], start=local(2026, 5, 2), end=local(2026, 5, 3), resolution="day")
+    assert q.series_data(filled["users"]["qp_monitor"], **args)["pending"] is True
+    agg.recompute_dirty()
+    assert q.series_data(filled["users"]["qp_monitor"], **args)["pending"] is False
+
+
+def test_series_data_policy(filled):
+    w1, p, users = filled["w1"], filled["nh3"], filled["users"]
+    args = dict(site=w1, parameter=p, start=local(2026, 5, 1), end=local(2026, 5, 3))
+    with pytest.raises(q.DataNotVisible):
+        q.series_data(users["js_monitor"], resolution="raw", **args)
+    with pytest.raises(q.DataNotVisible):
+        q.series_data(users["ks_monitor"], resolution="raw", **args)
+    a = agreement(filled, "raw")
+    owner = q.series_data(users["qp_monitor"], resolution="raw", **args)
+    partner = q.series_data(users["ks_monitor"], resolution="raw", **args)
+    assert partner == owner and len(owner["times"]) == 2 * 24 * 6 + 1
+    a.level = "validated"
+    a.save()
+    v = q.series_data(users["ks_monitor"], resolution="raw", **args)
+    assert (v["times"], v["raw"], v["level"]) == ([], None, "validated")
+    # approve 2026-05-01 08:00–20:00 for NH3-N and all of 2026-05-02 for the whole site
+    q.approve_period(user=users["qp_monitor"], site=w1, parameter=p, start=local(2026, 5, 1, 8), end=local(2026, 5, 1, 20))
+    q.approve_period(user=users["qp_monitor"], site=w1, start=local(2026, 5, 2), end=local(2026, 5, 3))
+    v = q.series_data(users["ks_monitor"], resolution="raw", **args)
+    assert len(v["times"]) == 12 * 6 + 24 * 6
+    assert min(v["times"]) == ms(local(2026, 5, 1, 8)) and max(v["times"]) == ms(local(2026, 5, 2, 23, 50))
+    hours = q.series_data(users["ks_monitor"], resolution="hour", **args)
+    assert hours["times"] == [ms(local(2026, 5, 1, h)) for h in range(8, 20)] + [ms(local(2026, 5, 2, h)) for h in range(24)]
+    days = q.series_data(users["ks_monitor"], resolution="day", **args)
+    assert days["times"] == [ms(local(2026, 5, 2))]  # 2026-05-01 is approved only in part
+    other = q.series_data(users["ks_monitor"], site=w1, parameter=filled["tp"], start=local(2026, 5, 1), end=local(2026, 5, 3))
+    assert other["times"] == []  # no TP data
+
+
+def test_approval_is_for_the_owner_reviewers_only(filled):
+    w1, users = filled["w1"], filled["users"]
+    period = dict(site=w1, start=local(2026, 5, 1), end=local(2026, 5, 2))
+    for who in ("ks_monitor", "qp_analyst", "js_monitor"):
+        with pytest.raises(obs.ReviewError, match="monitoring staff"):
+            q.approve_period(user=users[who], **period)
+    with pytest.raises(obs.ReviewError, match="end after"):
+        q.approve_period(user=users["qp_monitor"], site=w1, start=local(2026, 5, 2), end=local(2026, 5, 2))
+    with pytest.raises(obs.ReviewError, match="one site or one outlet"):
+        q.approve_period(user=users["qp_monitor"], start=local(2026, 5, 1), end=local(2026, 5, 2))
+    assert not ValidatedPeriod.objects.exists()
+    vp = q.approve_period(user=users["qp_monitor"], **period)
+    assert (vp.approved_by, vp.parameter) == (users["qp_monitor"], None)
+
+
+def test_series_data_of_a_site_without_series(world):
+    out = q.series_data(world["users"]["qp_monitor"], site=world["w1"], parameter=world["nh3"],
+                        start=local(2026, 5, 1), end=local(2026, 5, 2), resolution="day")
+    assert out["times"] == [] and out["level"] == "raw"
+    with pytest.raises(ValueError):
+        q.series_data(world["users"]["qp_monitor"], site=world["w1"], parameter=world["nh3"],
+                      start=local(2026, 5, 1), end=local(2026, 5, 2), resolution="week")
