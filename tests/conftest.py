@@ -44,3 +44,12 @@ def pytest_report_header(config):
 
     db = settings.DATABASES["default"]
     return f"gongzhi database: {db['ENGINE'].rsplit('.', 1)[-1]} {db.get('HOST') or ''} {db['NAME']}"
+
+
+@pytest.fixture(autouse=True)
+def _reset_language():
+    """Requests activate a language on the test thread; start every test from the default."""
+    yield
+    from django.utils import translation
+
+    translation.activate("zh-hans")

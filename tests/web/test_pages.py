@@ -147,3 +147,13 @@ def test_joint_zone_page_lists_what_the_user_may_see_near_the_shared_boundary(cl
     response = client.get("/joint-zones/qk/")
     assert [s.code for s, _ in response.context["sites"]] == ["ks-near", "qp-near"]  # nearest first; far one outside
     assert response.context["enterprises"] == []  # sites were shared, enterprises were not
+
+
+def test_chinese_by_default_even_for_an_english_browser(client):
+    """The interface is zh-Hans unless the user switched: Accept-Language alone does not change it."""
+    page = client.get("/login/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert page.status_code == 200
+    assert "登录" in page.content.decode()
+    client.post("/i18n/setlang/", {"language": "en", "next": "/login/"})
+    page = client.get("/login/", HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert "登录" not in page.content.decode()
