@@ -39,7 +39,9 @@ INSTALLED_APPS = [
     "gongzhi.registry",
     "gongzhi.sharing",
     "gongzhi.observations",
+    "gongzhi.ingest",
     "gongzhi.web",
+    "gongzhi.api",
 ]
 
 MIDDLEWARE = [

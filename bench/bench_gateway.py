@@ -1,0 +1,323 @@
+"""Benchmark: the HJ 212 gateway end to end (clients -> TCP -> pipeline -> commit -> 9014).
+
+Run:  .venv/bin/python bench/bench_gateway.py [--db sqlite,postgresql] [--connections 1000]
+      [--factors 20] [--rate 2000] [--duration 10] [--idle 5000]
+      [--pg-url postgresql://postgres@127.0.0.1:5432/gongzhi_bench]
+
+For each database it creates its own store (SQLite in a temporary directory;
+PostgreSQL database ``gongzhi_bench``, dropped and re-created), registers
+1,000 generated loggers (ST 32, one outlet each) and starts ``gongzhi gateway``
+as a subprocess.  The simulated loggers run in a *separate process* (asyncio,
+one TCP connection each) and send hourly uploads (2061) of ``--factors``
+factors with Flag=5 (ack wanted).  Measured:
+
+1. fixed offered rate (``--rate`` packets/s spread over all connections):
+   ack latency p50/p99 (send -> 9014 received, i.e. after the commit);
+2. maximum rate (each connection keeps 8 packets unacknowledged): packets/s,
+   values/s (stored, acked after commit);
+3. PostgreSQL only, the limit: ``COPY`` of the same number of rows into a
+   scratch table shaped like the observation table (primary key included),
+   from Python with psycopg; reported as the ratio end-to-end / COPY;
+4. the gateway's RSS with ``--idle`` idle connections.
+
+Targets (2-core machine): PostgreSQL >= 50,000 values/s end to end (>= 0.5 of
+raw COPY); ack p99 <= 200 ms at 2,000 packets/s; 5,000 idle connections < 1 GB.
+Note: the client process, the gateway and PostgreSQL share the same cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+
+def _raise_nofile() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 65536
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(want, 65536)), hard))
+
+
+# --- the client process ---------------------------------------------------------------------------
+
+
+def clients_main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--connections", type=int, default=1000)
+    p.add_argument("--devices", type=int, default=1000)
+    p.add_argument("--factors", type=int, default=20)
+    p.add_argument("--rate", type=float, default=0.0, help="total packets/s; 0 = as fast as acks allow")
+    p.add_argument("--duration", type=float, default=10.0)
+    p.add_argument("--window", type=int, default=8)
+    p.add_argument("--seq0", type=int, default=0, help="first upload number (keeps runs' data apart)")
+    p.add_argument("--idle", type=int, default=0, help="only open this many idle connections, hold them, report")
+    p.add_argument("--count", type=int, default=0, help="send exactly this many packets per connection (no time limit)")
+    a = p.parse_args(argv)
+    _raise_nofile()
+    from gongzhi.ingest.loadgen import Client, make_upload
+
+    async def idle() -> dict:
+        conns = []
+        for i in range(a.idle):
+            conns.append(await asyncio.open_connection("127.0.0.1", a.port))
+            if i % 500 == 499:
+                await asyncio.sleep(0.05)
+        print(json.dumps({"open": len(conns)}), flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)  # hold until told
+        for _, w in conns:
+            w.close()
+        return {"open": len(conns)}
+
+    if a.idle:
+        asyncio.run(idle())
+        return 0
+
+    per_conn_rate = a.rate / a.connections if a.rate else None
+    n_per_conn = a.count or int((per_conn_rate or 40) * a.duration) + a.window
+    t_build = time.perf_counter()
+    plans = []
+    for c in range(a.connections):
+        dev = c % a.devices
+        seq0 = a.seq0 + (c // a.devices) * 100000
+        plans.append([make_upload(dev, seq0 + s, factors=a.factors) for s in range(n_per_conn)])
+    build_s = time.perf_counter() - t_build
+
+    async def run() -> dict:
+        stop = asyncio.Event()
+        clients = [Client("127.0.0.1", a.port, window=a.window if not a.rate else 4) for _ in plans]
+        t0 = time.perf_counter()
+        if not a.count:
+            asyncio.get_running_loop().call_later(a.duration, stop.set)
+        await asyncio.gather(*(c.send(pk, rate=per_conn_rate, timeout=a.duration + 30, stop=stop)
+                               for c, pk in zip(clients, plans)))
+        elapsed = time.perf_counter() - t0
+        lat = sorted(v for c in clients for v in c.acked.values())
+        acked = len(lat)
+        q = (lambda f: lat[min(len(lat) - 1, int(f * len(lat)))] * 1000) if lat else (lambda f: float("nan"))
+        return {"acked": acked, "elapsed_s": elapsed, "packets_per_s": acked / elapsed,
+                "values_per_s": acked * a.factors / elapsed, "p50_ms": q(0.50), "p99_ms": q(0.99),
+                "mean_ms": statistics.fmean(lat) * 1000 if lat else float("nan"), "build_s": build_s}
+
+    print(json.dumps(asyncio.run(run())), flush=True)
+    return 0
+
+
+# --- orchestration --------------------------------------------------------------------------------
+
+
+def _env(url: str, data_dir: str) -> dict:
+    env = dict(os.environ)
+    # production mode: DEBUG off (development mode logs every SQL statement, ~15 % of the writer's time)
+    env.update(GONGZHI_ENV="production", GONGZHI_DATA_DIR=data_dir, GONGZHI_DATABASE_URL=url,
+               GONGZHI_SECRET_KEY=os.environ.get("GONGZHI_SECRET_KEY") or "bench-only-" + os.urandom(24).hex())
+    return env
+
+
+def _prepare_pg(url: str) -> None:
+    import psycopg
+
+    from gongzhi.config import parse_database_url
+
+    cfg = parse_database_url(url)
+    kw = dict(user=cfg.user or None, password=cfg.password or None, host=cfg.host or None, port=cfg.port or None)
+    with psycopg.connect(dbname="postgres", autocommit=True, **kw) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{cfg.name}" WITH (FORCE)')
+        c.execute(f'CREATE DATABASE "{cfg.name}"')
+
+
+def _start_gateway(env: dict) -> tuple[subprocess.Popen, int, int]:
+    proc = subprocess.Popen([PY, "-m", "gongzhi.cli", "gateway", "--port", "0", "--metrics-port", "0", "--no-migrate",
+                             "--max-connections", "20000"], env=env, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    try:
+        port = int(line.split("listening on ", 1)[1].split()[0].rstrip(",").rsplit(":", 1)[1])
+        mport = int(line.split("metrics on http://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+    except (IndexError, ValueError):
+        proc.kill()
+        raise RuntimeError(f"gateway did not start: {line!r}") from None
+    return proc, port, mport
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _run_clients(env: dict, port: int, args: list[str]) -> dict:
+    out = subprocess.run([PY, __file__, "_clients", "--port", str(port), *args], env=env, capture_output=True,
+                         text=True, timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _metrics(mport: int) -> dict[str, float]:
+    import urllib.request
+
+    text = urllib.request.urlopen(f"http://127.0.0.1:{mport}/metrics", timeout=5).read().decode()
+    return {k: float(v) for k, _, v in (line.rpartition(" ") for line in text.splitlines()
+                                        if line and not line.startswith("#"))}
+
+
+def copy_limit(url: str, rows: int) -> float:
+    """Rows/s of a plain COPY into a scratch table shaped like the observation table."""
+    import datetime as dt
+
+    import psycopg
+
+    from gongzhi.config import parse_database_url
+
+    cfg = parse_database_url(url)
+    kw = dict(user=cfg.user or None, password=cfg.password or None, host=cfg.host or None, port=cfg.port or None)
+    with psycopg.connect(dbname=cfg.name, **kw) as c:
+        c.execute("DROP TABLE IF EXISTS bench_copy")
+        c.execute("CREATE TABLE bench_copy (LIKE observations_observation INCLUDING ALL)")
+        c.commit()
+        base = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
+        now = dt.datetime.now(dt.timezone.utc)
+        t0 = time.perf_counter()
+        with c.cursor() as cur:
+            with cur.copy("COPY bench_copy (series_id, time, value, vmin, vmax, total, flag, qc, source, received, "
+                          "packet_id) FROM STDIN") as cp:
+                for i in range(rows):
+                    cp.write_row((i % 20000 + 1, base + dt.timedelta(hours=i // 20000), 1.5, 0.1, 9.9, None, "N", 0,
+                                  1, now, i))
+        c.commit()
+        s = time.perf_counter() - t0
+        c.execute("DROP TABLE bench_copy")
+        c.commit()
+    return rows / s
+
+
+def bench_db(name: str, url: str, a) -> dict:
+    data_dir = tempfile.mkdtemp(prefix=f"gongzhi-bench-{name}-")
+    env = _env(url, data_dir)
+    if name == "postgresql":
+        _prepare_pg(url)
+    t0 = time.perf_counter()
+    subprocess.run([PY, "-m", "gongzhi.ingest.loadgen", "seed", "--devices", str(a.devices)], env=env, check=True,
+                   capture_output=True)
+    print(f"  [{name}] store and {a.devices} devices ready in {time.perf_counter() - t0:.1f} s", flush=True)
+    res: dict = {}
+    proc, port, mport = _start_gateway(env)
+    try:
+        common = ["--connections", str(a.connections), "--devices", str(a.devices), "--factors", str(a.factors),
+                  "--duration", str(a.duration)]
+        # warm-up, not measured: the first upload of each device creates its 20 series
+        # (get_or_create per series); in service the series exist long before
+        warm = _run_clients(env, port, ["--connections", str(a.devices), "--devices", str(a.devices), "--factors",
+                                        str(a.factors), "--duration", "120", "--count", "1", "--rate", "0",
+                                        "--seq0", "90000"])
+        print(f"  [{name}] warm-up: {warm['acked']} packets (series created) in {warm['elapsed_s']:.1f} s", flush=True)
+        for k, rate in enumerate(float(r) for r in str(a.rate).split(",")):
+            fixed = _run_clients(env, port, [*common, "--rate", str(rate), "--seq0", str(k * 20000)])
+            res[f"fixed_{rate:.0f}"] = fixed
+            print(f"  [{name}] offered {rate:.0f} packets/s over {a.connections} connections: "
+                  f"{fixed['packets_per_s']:.0f} packets/s acked, ack p50 {fixed['p50_ms']:.1f} ms, "
+                  f"p99 {fixed['p99_ms']:.1f} ms", flush=True)
+        m0 = _metrics(mport)
+        top = _run_clients(env, port, [*common, "--rate", "0", "--seq0", "60000"])
+        m1 = _metrics(mport)
+        res["max"] = top
+        stored = m1["gongzhi_gateway_values_stored_total"] - m0["gongzhi_gateway_values_stored_total"]
+        batches = m1["gongzhi_gateway_batch_size_count"] - m0["gongzhi_gateway_batch_size_count"]
+        items = m1["gongzhi_gateway_batch_size_sum"] - m0["gongzhi_gateway_batch_size_sum"]
+        commit = m1["gongzhi_gateway_commit_seconds_sum"] - m0["gongzhi_gateway_commit_seconds_sum"]
+        res["max"].update(values_stored=stored, mean_batch=items / max(1, batches),
+                          writer_busy=commit / top["elapsed_s"])
+        print(f"  [{name}] max rate: {top['packets_per_s']:.0f} packets/s, {top['values_per_s']:.0f} values/s "
+              f"acked after commit ({stored:.0f} values stored), ack p50 {top['p50_ms']:.0f} ms p99 "
+              f"{top['p99_ms']:.0f} ms, mean batch {items / max(1, batches):.0f}, writer thread busy "
+              f"{100 * commit / top['elapsed_s']:.0f} % of the run", flush=True)
+    finally:
+        _stop(proc)
+    if name == "postgresql":
+        rows = int(max(res["max"]["values_stored"], 100000))
+        rate = copy_limit(url, rows)
+        res["copy_rows_per_s"] = rate
+        print(f"  [{name}] raw COPY of {rows} rows: {rate:.0f} rows/s; end to end / COPY = "
+              f"{res['max']['values_per_s'] / rate:.2f}", flush=True)
+    if a.idle and name == a.idle_db:
+        proc, port, _ = _start_gateway(env)
+        try:
+            rss0 = _rss_mb(proc.pid)
+            holder = subprocess.Popen([PY, __file__, "_clients", "--port", str(port), "--idle", str(a.idle)],
+                                      env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            line = holder.stdout.readline()
+            time.sleep(1.0)
+            rss = _rss_mb(proc.pid)
+            holder.stdin.write("\n")
+            holder.stdin.flush()
+            holder.wait(60)
+            res["idle"] = {"connections": json.loads(line)["open"], "rss_mb": rss, "rss_empty_mb": rss0}
+            print(f"  [{name}] {res['idle']['connections']} idle connections: gateway RSS {rss:.0f} MB "
+                  f"(empty {rss0:.0f} MB)", flush=True)
+        finally:
+            _stop(proc)
+    return res
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "_clients":
+        return clients_main(sys.argv[2:])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--db", default="sqlite,postgresql")
+    p.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/gongzhi_bench")
+    p.add_argument("--devices", type=int, default=1000)
+    p.add_argument("--connections", type=int, default=1000)
+    p.add_argument("--factors", type=int, default=20)
+    p.add_argument("--rate", default="2000,300", help="offered rates, packets/s (comma-separated)")
+    p.add_argument("--duration", type=float, default=10)
+    p.add_argument("--idle", type=int, default=5000)
+    p.add_argument("--idle-db", default="sqlite", help="database used for the idle-connection RSS run")
+    a = p.parse_args()
+    _raise_nofile()
+    print(f"bench_gateway: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, {a.connections} connections, "
+          f"{a.factors} values per packet, {a.duration:.0f} s per run", flush=True)
+    results = {}
+    for name in a.db.split(","):
+        name = name.strip()
+        if name == "postgresql":
+            from gongzhi.devtools.pgcheck import reachable
+
+            ok, why = reachable(a.pg_url)
+            if not ok:
+                print(f"  [postgresql] not reachable ({why}); skipped", flush=True)
+                continue
+            url = a.pg_url
+        else:
+            url = f"sqlite:///{tempfile.mkdtemp(prefix='gongzhi-bench-db-')}/bench.sqlite3"
+        results[name] = bench_db(name, url, a)
+    print("targets: PostgreSQL >= 50,000 values/s end to end (>= 0.5 of COPY); ack p99 <= 200 ms at 2,000 "
+          "packets/s; 5,000 idle connections < 1 GB RSS", flush=True)
+    print(json.dumps(results, indent=1, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT / "src"))
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""``gongzhi gateway``: the HJ 212 TCP gateway (see docs/ingest.md)."""
+
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("gateway", help="receive HJ 212 data from loggers over TCP")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
+    p.add_argument("--port", type=int, default=9212, help="HJ 212 port (default 9212; 0 = any free port)")
+    p.add_argument("--metrics-host", default="127.0.0.1")
+    p.add_argument("--metrics-port", type=int, default=9213,
+                   help="Prometheus /metrics port (default 9213; 0 = any free port; -1 = none)")
+    p.add_argument("--max-connections", type=int, default=10000)
+    p.add_argument("--idle-timeout", type=float, default=300.0, help="seconds without data before a connection is closed")
+    p.add_argument("--max-batch", type=int, default=500, help="items per transaction (group commit)")
+    p.add_argument("--max-wait-ms", type=float, default=20.0, help="longest wait to fill a batch")
+    p.add_argument("--queue-size", type=int, default=20000, help="items between readers and the writer (backpressure)")
+    p.add_argument("--strict", action="store_true", help="reject every deviation from HJ 212-2017")
+    p.add_argument("--no-migrate", action="store_true", help="do not apply pending migrations first")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import asyncio
+    import logging
+
+    from gongzhi.cli import _django
+
+    _django.setup()
+    if not args.no_migrate:
+        _django.migrate(verbosity=0)
+    from django.conf import settings
+
+    from gongzhi.ingest.gateway import GatewayConfig, run_gateway
+
+    logging.getLogger("gongzhi").setLevel(logging.INFO)
+    config = GatewayConfig(
+        host=args.host, port=args.port, metrics_host=args.metrics_host,
+        metrics_port=None if args.metrics_port < 0 else args.metrics_port,
+        max_connections=args.max_connections, idle_timeout=args.idle_timeout, max_batch=args.max_batch,
+        max_wait=args.max_wait_ms / 1000.0, queue_size=args.queue_size,
+        decoder_mode="strict" if args.strict else "tolerant",
+    )
+    engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+
+    def ready(gw) -> None:
+        metrics = f", metrics on http://{config.metrics_host}:{gw.metrics_port}/metrics" if gw.metrics_port else ""
+        print(f"gongzhi gateway: listening on {config.host}:{gw.port}{metrics} (database {engine})", flush=True)
+
+    asyncio.run(run_gateway(config, ready=ready))
+    print("gongzhi gateway: stopped", flush=True)
+    return 0
