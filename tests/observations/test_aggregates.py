@@ -8,7 +8,7 @@ import pytest
 
 from gongzhi.observations import aggregates as agg
 from gongzhi.observations import services as obs
-from gongzhi.observations.models import Aggregate, DirtyPeriod, Period, Series, SeriesKind, Source
+from gongzhi.observations.models import Aggregate, DirtyPeriod, PendingChange, Period, Series, SeriesKind, Source
 
 CST = dt.timezone(dt.timedelta(hours=8))
 UTC = dt.timezone.utc
@@ -204,11 +204,16 @@ def test_write_marks_each_new_hour_once_and_duplicates_mark_nothing(air):
     sid = new_series(air["site"], air["pm25"], SeriesKind.MINUTE)
     points = [(local(2026, 5, 1, h, m), 1.0) for h in (1, 2, 5) for m in (0, 30)]
     write(sid, points)
+    assert PendingChange.objects.count() == 1  # one outbox row per write, whatever its size
+    obs.apply_pending_changes()
+    assert not PendingChange.objects.exists()
     keys = {(d.series_id, d.start.astimezone(CST).hour, d.version) for d in DirtyPeriod.objects.all()}
     assert keys == {(sid, 1, 1), (sid, 2, 1), (sid, 5, 1)}
     agg.recompute_dirty()
     assert not DirtyPeriod.objects.exists()
     write(sid, points)  # a resend: all duplicates
+    assert not PendingChange.objects.exists()
+    obs.apply_pending_changes()
     assert not DirtyPeriod.objects.exists()
 
 
@@ -216,7 +221,11 @@ def test_remarking_bumps_the_version(air):
     sid = new_series(air["site"], air["pm25"], SeriesKind.MINUTE)
     write(sid, [(local(2026, 5, 1, 1, 0), 1.0)])
     write(sid, [(local(2026, 5, 1, 1, 1), 1.0)])
+    obs.apply_pending_changes()  # two writes touching the same hour: one mark each
     assert list(DirtyPeriod.objects.values_list("version", flat=True)) == [2]
+    write(sid, [(local(2026, 5, 1, 1, 2), 1.0)])
+    obs.apply_pending_changes()
+    assert list(DirtyPeriod.objects.values_list("version", flat=True)) == [3]
 
 
 def test_late_data_recompute_only_the_affected_hour_day_and_month(air):

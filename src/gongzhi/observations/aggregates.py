@@ -70,6 +70,7 @@ from gongzhi.observations.models import (
     QC_INVALIDATING,
     Aggregate,
     DirtyPeriod,
+    PendingChange,
     Observation,
     Period,
     Revision,
@@ -534,8 +535,11 @@ def _lock_recompute() -> None:
 def recompute_dirty(*, limit: int = 20000, now: dt.datetime | None = None) -> RecomputeResult:
     """Recompute the aggregates of up to ``limit`` dirty hours (oldest marks first) and their
     days and months, then delete the keys seen (unless marked again meanwhile)."""
+    from gongzhi.observations.services import apply_pending_changes
+
     result = RecomputeResult()
     now = now or timezone.now()
+    apply_pending_changes()
     with transaction.atomic():
         _lock_recompute()
         keys = list(DirtyPeriod.objects.order_by("id").values_list("id", "series_id", "start", "version")[:limit])
@@ -543,7 +547,8 @@ def recompute_dirty(*, limit: int = 20000, now: dt.datetime | None = None) -> Re
             result.keys = len(keys)
             _recompute(keys, now, result)
             _delete_seen(keys)
-    result.remaining = DirtyPeriod.objects.count()
+    # work left: hours still dirty, plus writes not yet folded into dirty hours
+    result.remaining = DirtyPeriod.objects.count() + PendingChange.objects.count()
     return result
 
 

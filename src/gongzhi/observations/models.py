@@ -269,3 +269,25 @@ class SampleRecord(models.Model):
         verbose_name = _("样品")
         verbose_name_plural = _("样品")
         constraints = [models.UniqueConstraint(fields=["site", "time"], name="sample_record_unique")]
+
+
+class PendingChange(models.Model):
+    """One write's effect on the derived tables, waiting to be applied (变更待处理).
+
+    A transactional outbox: :func:`~gongzhi.observations.services.write_observations`
+    adds ONE row per call, in the writer's transaction, listing the (series, hour)
+    pairs it touched and the newest value per series. Committed with the data, so
+    nothing is missed and nothing is applied before its data is visible.
+    :func:`~gongzhi.observations.services.apply_pending_changes` folds the rows into
+    :class:`DirtyPeriod` and :class:`LatestValue` and deletes them. This keeps the
+    per-series upserts off the acknowledgement path (the gateway acks after commit).
+    ``payload`` is compact JSON: ``{"h": [[series, "YYYY-MM-DD HH"], …],
+    "l": [[series, "YYYY-MM-DD HH:MM:SS[.ffffff]", value, flag, qc], …], "r": received}``
+    with times in UTC."""
+
+    created = models.DateTimeField(_("时间"), auto_now_add=True)
+    payload = models.TextField(_("内容"))
+
+    class Meta:
+        verbose_name = _("待处理变更")
+        verbose_name_plural = _("待处理变更")

@@ -169,10 +169,13 @@ def latest_values(user, sites: Iterable[reg.Site]) -> dict[int, list[dict]]:
     For a parameter read at the validated level the newest value inside an approved period
     is given. One query for the raw path (plus one for corrections), whatever the number
     of sites."""
+    from gongzhi.observations.services import apply_pending_changes
+
     sites = list(sites)
     grants = data_levels(user, sites)
     if not grants:
         return {}
+    apply_pending_changes()
     rows = list(
         LatestValue.objects.filter(series__site_id__in=list(grants)).values_list(
             "series_id", "series__site_id", "series__parameter_id", "series__parameter__key",
@@ -349,6 +352,9 @@ def series_data(
         if resolution == "hour" and "source_kind" in frame.columns and frame.height:
             kinds = sorted(set(frame["source_kind"].to_list()))
             out["source_kind"] = ",".join(kinds)
+    from gongzhi.observations.services import apply_pending_changes
+
+    apply_pending_changes()  # writes not yet folded in would otherwise not count as pending
     out["pending"] = DirtyPeriod.objects.filter(
         series_id__in=list(group.members.values()), start__lt=end, end__gt=start - (dt.timedelta(days=31) if resolution == "month" else dt.timedelta(0))
     ).exists()

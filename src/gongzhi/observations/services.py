@@ -12,19 +12,23 @@ as it is, so a resend after a lost acknowledgement stores nothing twice.
 
 Both return which rows were new, so callers can give per-record results.
 
-In the same transaction, for the rows that were new, the write path also
-
-* marks their clock hours dirty (:class:`~gongzhi.observations.models.DirtyPeriod`,
-  one ``INSERT … ON CONFLICT DO UPDATE SET version = version + 1`` over the distinct
-  (series, hour) keys) so :func:`gongzhi.observations.aggregates.recompute_dirty`
-  recomputes exactly the hours, days and months they touch; and
-* moves :class:`~gongzhi.observations.models.LatestValue` forward (only to a later time:
-  late or out-of-order values never move it back).
+In the same transaction the write adds ONE outbox row
+(:class:`~gongzhi.observations.models.PendingChange`) naming the (series, hour)
+pairs and the newest value per series of the rows that were new. The per-series
+upserts that follow from it — marking hours dirty
+(:class:`~gongzhi.observations.models.DirtyPeriod`, so
+:func:`gongzhi.observations.aggregates.recompute_dirty` recomputes exactly the
+hours, days and months touched) and moving
+:class:`~gongzhi.observations.models.LatestValue` forward (only to a later time) —
+are done by :func:`apply_pending_changes`, off the acknowledgement path. Readers of
+dirty hours and latest values apply pending changes first, so they never see
+stale results.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
@@ -32,7 +36,7 @@ from typing import Iterable, Sequence
 from django.db import connection, transaction
 from django.utils import timezone
 
-from gongzhi.observations.models import DirtyPeriod, LatestValue, Observation, Revision, Series, Source
+from gongzhi.observations.models import DirtyPeriod, LatestValue, Observation, PendingChange, Revision, Series, Source
 
 UTC = dt.timezone.utc
 OBS_TABLE = Observation._meta.db_table
@@ -150,27 +154,14 @@ def _write_postgresql(rows: Sequence[ObservationRow], source: int, received: dt.
                 copy.write_row(
                     (r.series_id, r.time, r.value, r.vmin, r.vmax, r.total, r.flag, r.qc, source, received, r.packet_id)
                 )
-        # One statement: store the new values, mark their hours dirty, move the latest values
-        # forward. Keys are taken in (series, hour) order so concurrent writers lock alike.
         cur.execute(
-            f"WITH ins AS ("
-            f" INSERT INTO {OBS_TABLE} ({cols})"
+            f"INSERT INTO {OBS_TABLE} ({cols})"
             f" SELECT DISTINCT ON (series_id, time) {cols} FROM obs_stage"
-            f" ON CONFLICT (series_id, time) DO NOTHING RETURNING series_id, time, value, flag, qc),"
-            f" dirty AS ("
-            f" INSERT INTO {DIRTY_TABLE} AS d (series_id, start, \"end\", version)"
-            f" SELECT series_id, h, h + interval '1 hour', 1"
-            f" FROM (SELECT DISTINCT series_id, date_trunc('hour', time) AS h FROM ins) k ORDER BY series_id, h"
-            f" ON CONFLICT (series_id, start) DO UPDATE SET version = d.version + 1),"
-            f" latest AS ("
-            f" INSERT INTO {LATEST_TABLE} AS l (series_id, time, value, flag, qc, received)"
-            f" SELECT DISTINCT ON (series_id) series_id, time, value, flag, qc, %s FROM ins ORDER BY series_id, time DESC"
-            f" ON CONFLICT (series_id) DO UPDATE SET time = EXCLUDED.time, value = EXCLUDED.value,"
-            f" flag = EXCLUDED.flag, qc = EXCLUDED.qc, received = EXCLUDED.received WHERE l.time < EXCLUDED.time)"
-            f" SELECT series_id, time FROM ins",
-            [received],
+            f" ON CONFLICT (series_id, time) DO NOTHING RETURNING series_id, time, value, flag, qc"
         )
-        new = {(sid, t.astimezone(UTC)) for sid, t in cur.fetchall()}
+        returned = cur.fetchall()
+        new = {(sid, t.astimezone(UTC)) for sid, t, _v, _f, _q in returned}
+        _add_pending(cur, ((sid, _utc_text(t), v, f, q) for sid, t, v, f, q in returned), received)
         cur.execute("DELETE FROM obs_stage")  # the staging table is reused within a transaction
     return new
 
@@ -192,7 +183,7 @@ def _write_sqlite(rows: Sequence[ObservationRow], source: int, received: dt.date
     cols = ", ".join(OBS_COLUMNS)
     one = "(" + ", ".join(["%s"] * len(OBS_COLUMNS)) + ")"
     new: set = set()
-    newest: dict[int, tuple] = {}
+    returned: list = []
     with connection.cursor() as cur:
         for start in range(0, len(rows), SQLITE_CHUNK):
             chunk = rows[start : start + SQLITE_CHUNK]
@@ -209,37 +200,96 @@ def _write_sqlite(rows: Sequence[ObservationRow], source: int, received: dt.date
             for sid, t, value, flag, qc in cur.fetchall():
                 key = t if isinstance(t, str) else adapt(t)
                 new.add((sid, key))
-                if sid not in newest or key > newest[sid][0]:
-                    newest[sid] = (key, value, flag, qc)
-        if new:
-            _mark_hours_sqlite(cur, {(sid, key[:13]) for sid, key in new})
-            latest = [(sid, *v, rec) for sid, v in sorted(newest.items())]
-            for i in range(0, len(latest), 5000):
-                part = latest[i : i + 5000]
-                cur.execute(
-                    f"INSERT INTO {LATEST_TABLE} (series_id, time, value, flag, qc, received) VALUES "
-                    + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(part))
-                    + " ON CONFLICT (series_id) DO UPDATE SET time = excluded.time, value = excluded.value,"
-                    f" flag = excluded.flag, qc = excluded.qc, received = excluded.received"
-                    f" WHERE excluded.time > {LATEST_TABLE}.time",
-                    [x for row in part for x in row],
-                )
+                returned.append((sid, key, value, flag, qc))
+        _add_pending(cur, returned, received)
     return new
 
 
-def _mark_hours_sqlite(cur, keys: set[tuple[int, str]]) -> None:
-    """``keys``: (series id, 'YYYY-MM-DD HH') in SQLite's stored UTC text form."""
-    rows = []
-    for sid, hour in sorted(keys):
-        start = dt.datetime.fromisoformat(hour + ":00:00")
-        rows.extend((sid, str(start), str(start + HOUR)))
-    for i in range(0, len(rows), 3 * 3000):
-        part = rows[i : i + 3 * 3000]
+# --- the outbox: dirty hours and latest values ---------------------------------------------------
+
+PENDING_TABLE = PendingChange._meta.db_table
+
+
+def _utc_text(t: dt.datetime) -> str:
+    """UTC wall time as SQLite stores it (``YYYY-MM-DD HH:MM:SS[.ffffff]``)."""
+    return str(t.astimezone(UTC).replace(tzinfo=None))
+
+
+def _add_pending(cur, returned: Iterable[tuple], received: dt.datetime) -> None:
+    """Record, in the writer's transaction, which hours the new rows touched and the newest
+    new value of each series: one small row per write, whatever its size."""
+    hours: set[tuple[int, str]] = set()
+    newest: dict[int, tuple] = {}
+    for sid, key, value, flag, qc in returned:
+        hours.add((sid, key[:13]))
+        if sid not in newest or key > newest[sid][0]:
+            newest[sid] = (key, value, flag, qc)
+    if not hours:
+        return
+    payload = json.dumps(
+        {
+            "h": sorted(hours),
+            "l": [[sid, *v] for sid, v in sorted(newest.items())],
+            "r": _utc_text(received),
+        },
+        separators=(",", ":"),
+    )
+    cur.execute(f"INSERT INTO {PENDING_TABLE} (created, payload) VALUES (%s, %s)", [received, payload])
+
+
+def _parse_utc(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def apply_pending_changes(*, limit: int = 500) -> int:
+    """Fold pending writes into the dirty hours and the latest values; returns how many
+    writes were applied. Safe to call from several processes at once (rows are claimed
+    with ``SKIP LOCKED`` on PostgreSQL; SQLite serialises writers). Called before
+    aggregates are recomputed and before latest values are read, and by the
+    background loop of the serving processes."""
+    applied = 0
+    with connection.cursor() as cur:  # the common case, nothing pending: one cheap query
+        cur.execute(f"SELECT 1 FROM {PENDING_TABLE} LIMIT 1")
+        if cur.fetchone() is None:
+            return 0
+    while True:
+        with transaction.atomic():
+            claim = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+            with connection.cursor() as cur:
+                cur.execute(f"SELECT id, payload FROM {PENDING_TABLE} ORDER BY id LIMIT %s{claim}", [limit])
+                batch = cur.fetchall()
+                if not batch:
+                    return applied
+                # each write in order: an hour seen dirty by a recompute and touched again by
+                # a later write must get a new version, so one mark per write, not per merge
+                newest: dict[int, tuple] = {}
+                for _id, payload in batch:
+                    data = json.loads(payload)
+                    mark_dirty((sid, _parse_utc(hour + ":00:00")) for sid, hour in data["h"])
+                    for sid, key, value, flag, qc in data["l"]:
+                        if sid not in newest or key > newest[sid][0]:
+                            newest[sid] = (key, value, flag, qc, data["r"])
+                _upsert_latest(cur, newest)
+                ids = [row[0] for row in batch]
+                cur.execute(f"DELETE FROM {PENDING_TABLE} WHERE id IN ({', '.join(['%s'] * len(ids))})", ids)
+            applied += len(batch)
+        if len(batch) < limit:
+            return applied
+
+
+def _upsert_latest(cur, newest: dict[int, tuple]) -> None:
+    pg = connection.vendor == "postgresql"
+    conv = _parse_utc if pg else (lambda text: text)
+    rows = [(sid, conv(key), value, flag, qc, conv(rec)) for sid, (key, value, flag, qc, rec) in sorted(newest.items())]
+    for i in range(0, len(rows), 5000):
+        part = rows[i : i + 5000]
         cur.execute(
-            f"INSERT INTO {DIRTY_TABLE} (series_id, start, \"end\", version) VALUES "
-            + ", ".join(["(%s, %s, %s, 1)"] * (len(part) // 3))
-            + f" ON CONFLICT (series_id, start) DO UPDATE SET version = {DIRTY_TABLE}.version + 1",
-            part,
+            f"INSERT INTO {LATEST_TABLE} (series_id, time, value, flag, qc, received) VALUES "
+            + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(part))
+            + " ON CONFLICT (series_id) DO UPDATE SET time = excluded.time, value = excluded.value,"
+            " flag = excluded.flag, qc = excluded.qc, received = excluded.received"
+            f" WHERE {LATEST_TABLE}.time < excluded.time",
+            [x for row in part for x in row],
         )
 
 
