@@ -95,7 +95,12 @@ class Series(models.Model):
 
 class Observation(models.Model):
     pk = models.CompositePrimaryKey("series_id", "time")
-    series = models.ForeignKey(Series, on_delete=models.PROTECT, related_name="observations", verbose_name=_("序列"))
+    # No database foreign-key constraint on the hottest table: the check would run a
+    # trigger per inserted row (raw COPY has none). Series ids come only from the series
+    # resolver, and series are never deleted while they have data (PROTECT in the ORM).
+    series = models.ForeignKey(
+        Series, on_delete=models.PROTECT, db_constraint=False, related_name="observations", verbose_name=_("序列")
+    )
     time = models.DateTimeField(_("时间"), help_text=_("实时数据为采样时刻；分钟/小时/日数据为时段起始时刻"))
     value = models.FloatField(_("数值"), null=True)
     vmin = models.FloatField(_("最小值"), null=True)
@@ -281,9 +286,9 @@ class PendingChange(models.Model):
     :func:`~gongzhi.observations.services.apply_pending_changes` folds the rows into
     :class:`DirtyPeriod` and :class:`LatestValue` and deletes them. This keeps the
     per-series upserts off the acknowledgement path (the gateway acks after commit).
-    ``payload`` is compact JSON: ``{"h": [[series, "YYYY-MM-DD HH"], …],
-    "l": [[series, "YYYY-MM-DD HH:MM:SS[.ffffff]", value, flag, qc], …], "r": received}``
-    with times in UTC."""
+    ``payload`` is compact JSON: ``{"h": [[series, hour], …], "l": [[series, time,
+    value, flag, qc], …], "r": received}`` with ``hour`` in whole hours and ``time`` and
+    ``received`` in microseconds since 1970-01-01 UTC (integers: exact and cheap)."""
 
     created = models.DateTimeField(_("时间"), auto_now_add=True)
     payload = models.TextField(_("内容"))
