@@ -67,10 +67,12 @@ def test_frame_and_crc_commands(capsysbinary):
 
 
 def test_replay_slot_is_registered(capsys):
+    """The replay extension (gongzhi.cli.hj212_replay) plugs into the hj212 group."""
     from gongzhi.cli import build_parser
 
-    args = build_parser().parse_args(["hj212", "replay"])
+    args = build_parser().parse_args(["hj212", "replay", "--from", "2026-05-01", "--to", "2026-05-02"])
     assert callable(args.func)
+    assert args.func.__module__ == "gongzhi.cli.hj212_replay"
 
 
 def test_subprocess_stdin(tmp_path):
