@@ -76,7 +76,7 @@ TEMPLATES = [
     },
 ]
 
-DATABASE = config.database()
+DATABASE = config.database({**config.os.environ, "GONGZHI_DATA_DIR": str(DATA_DIR)})
 DATABASES = {"default": DATABASE.django()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
