@@ -18,11 +18,13 @@ COMMAND_MODULES = (
     "demo",
     "serve",
     "gateway",
+    "simulate",
     "manage",
     "registry",
     "standards",
     "hj212",
     "observations",
+    "api",
 )
 
 

@@ -334,3 +334,15 @@ def can_review_data(user, obj) -> bool:
     if owner is None and isinstance(obj, reg.Outlet):
         owner = obj.enterprise.owner_id
     return owner is not None and owner == user.bureau_id and user.role in REVIEW_ROLES
+
+
+def can_push_data(bureau, obj) -> bool:
+    """May a partner system of ``bureau`` (its API key, scope push) write data of ``obj``
+    (a site or outlet)? Only the owner bureau's own systems: agreements share reading,
+    never writing."""
+    if bureau is None:
+        return False
+    bureau_pk = bureau.pk if isinstance(bureau, reg.Bureau) else bureau
+    site, enterprise = _data_holder(obj)
+    holder = site or enterprise
+    return holder is not None and holder.owner_id == bureau_pk
