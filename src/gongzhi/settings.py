@@ -22,7 +22,7 @@ if GONGZHI_ENV == "test":
     atexit.register(shutil.rmtree, DATA_DIR, ignore_errors=True)
 
 SECRET_KEY = config.secret_key(mode=GONGZHI_ENV)
-DEBUG = GONGZHI_ENV in ("demo", "development")
+DEBUG = GONGZHI_ENV == "development"  # not in demo: debug mode logs every query
 ALLOWED_HOSTS = [h.strip() for h in config.os.environ.get("GONGZHI_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
 if GONGZHI_ENV == "test":
     ALLOWED_HOSTS = ["*"]

@@ -376,3 +376,25 @@ def test_recompute_all_rebuilds_from_scratch(air):
     r = agg.recompute_all()
     assert (r.hours, r.days, r.months) == (1, 1, 1)
     assert one(sid, Period.HOUR, local(2026, 5, 1, 8)).value == 4.0
+
+
+def test_hourly_series_mark_one_key_per_beijing_day(air):
+    """A logger's own hour (or day, or sample) values only feed their day's aggregate, so a
+    day of them marks one key (the first hour of the Beijing day), not 24."""
+    sid = new_series(air["site"], air["pm25"], SeriesKind.HOUR)
+    # 2026-05-01 00:00 to 2026-05-02 23:00 Beijing time: two Beijing days
+    write(sid, [(local(2026, 5, 1) + dt.timedelta(hours=h), float(h)) for h in range(48)])
+    obs.apply_pending_changes()
+    starts = sorted(d.start.astimezone(CST) for d in DirtyPeriod.objects.filter(series_id=sid))
+    assert starts == [local(2026, 5, 1), local(2026, 5, 2)]
+    r = agg.recompute_dirty()
+    assert r.days == 2
+    day1 = one(sid, Period.DAY, local(2026, 5, 1))
+    assert (day1.value, day1.n) == (pytest.approx(sum(range(24)) / 24), 24)
+
+
+def test_minute_series_still_mark_every_hour(air):
+    sid = new_series(air["site"], air["pm25"], SeriesKind.MINUTE)
+    write(sid, [(local(2026, 5, 1, h, 30), 1.0) for h in range(3)])
+    obs.apply_pending_changes()
+    assert DirtyPeriod.objects.filter(series_id=sid).count() == 3

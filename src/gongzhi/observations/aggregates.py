@@ -553,12 +553,17 @@ def recompute_dirty(*, limit: int = 20000, now: dt.datetime | None = None) -> Re
 
 
 def _delete_seen(keys: list[tuple]) -> None:
-    for i in range(0, len(keys), 400):
-        part = keys[i : i + 400]
-        q = Q()
-        for kid, _sid, _start, version in part:
-            q |= Q(id=kid, version=version)
-        DirtyPeriod.objects.filter(q).delete()
+    """Delete the dirty keys seen, unless marked again since (their version moved on):
+    one row-value statement per 2,000 keys on either database."""
+    with connection.cursor() as cur:
+        for i in range(0, len(keys), 2000):
+            part = keys[i : i + 2000]
+            cur.execute(
+                f"DELETE FROM {_DIRTY} WHERE (id, version) IN (VALUES "
+                + ", ".join(["(%s, %s)"] * len(part))
+                + ")",
+                [x for kid, _sid, _start, version in part for x in (kid, version)],
+            )
 
 
 def recompute_all(*, series_ids: Iterable[int] | None = None) -> RecomputeResult:

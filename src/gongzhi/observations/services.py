@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 import threading
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
@@ -82,6 +83,8 @@ class SeriesResolver:
     def clear(self) -> None:
         with self._lock:
             self._cache.clear()
+        with _series_kinds_lock:
+            _series_kinds.clear()
 
     def get(self, *, site=None, outlet=None, parameter, kind: str, unit: str = "") -> int:
         holder = ("s", site.pk) if site is not None else ("o", outlet.pk)
@@ -200,9 +203,16 @@ def _sqlite_time(t: dt.datetime) -> str:
 
 
 def _write_sqlite(cur, rows: Sequence[ObservationRow], keys: list[tuple[int, int]], source: int, received: dt.datetime) -> list[tuple]:
+    """Multi-row INSERT … ON CONFLICT DO NOTHING RETURNING, 2,900 rows a statement.
+
+    Executed on the sqlite3 cursor itself with ``?`` placeholders: Django's wrapper would
+    rewrite the placeholders of every large statement with a regular expression and, in
+    debug mode, run a quoting query per statement just to log it."""
     rec = _sqlite_time(received)
     cols = ", ".join(OBS_COLUMNS)
-    one = "(" + ", ".join(["%s"] * len(OBS_COLUMNS)) + ")"
+    one = "(" + ", ".join(["?"] * len(OBS_COLUMNS)) + ")"
+    raw = cur.cursor  # Django's SQLiteCursorWrapper is a sqlite3.Cursor subclass
+    execute = sqlite3.Cursor.execute
     returned: list = []
     for start in range(0, len(rows), SQLITE_CHUNK):
         chunk = rows[start : start + SQLITE_CHUNK]
@@ -212,13 +222,15 @@ def _write_sqlite(cur, rows: Sequence[ObservationRow], keys: list[tuple[int, int
             text = _sqlite_time(r.time)
             epoch_of[(r.series_id, text)] = key[1]
             params.extend((r.series_id, text, r.value, r.vmin, r.vmax, r.total, r.flag, r.qc, source, rec, r.packet_id))
-        cur.execute(
+        execute(
+            raw,
             f"INSERT INTO {OBS_TABLE} ({cols}) VALUES {', '.join([one] * len(chunk))} "
-            f"ON CONFLICT (series_id, time) DO NOTHING RETURNING series_id, time, value, flag, qc",
+            # CAST: an expression has no declared type, so no datetime converter runs on it
+            f"ON CONFLICT (series_id, time) DO NOTHING RETURNING series_id, CAST(time AS TEXT), value, flag, qc",
             params,
         )
-        for sid, t, value, flag, qc in cur.fetchall():
-            returned.append((sid, epoch_of[(sid, t if isinstance(t, str) else _sqlite_time(t))], value, flag, qc))
+        for sid, t, value, flag, qc in raw.fetchall():
+            returned.append((sid, epoch_of[(sid, t)], value, flag, qc))
     return returned
 
 
@@ -227,19 +239,55 @@ def _write_sqlite(cur, rows: Sequence[ObservationRow], keys: list[tuple[int, int
 PENDING_TABLE = PendingChange._meta.db_table
 
 
+#: Series kinds whose dirty hour feeds the hour aggregate itself; for the others (hour,
+#: day, sample) an hour only feeds its day, so one key per Beijing day is enough.
+HOURLY_AGGREGATED_KINDS = frozenset({"rtd", "min"})
+_BEIJING_OFFSET_H = 8
+_series_kinds: dict[int, str] = {}
+_series_kinds_lock = threading.Lock()
+
+
+def _kinds_of(series_ids: Iterable[int]) -> dict[int, str]:
+    """Kinds of the series (a process-wide cache: a series never changes kind)."""
+    ids = set(series_ids)
+    with _series_kinds_lock:
+        missing = [sid for sid in ids if sid not in _series_kinds]
+    found: dict[int, str] = {}
+    if missing:
+        found = dict(Series.objects.filter(pk__in=missing).values_list("pk", "kind"))
+
+        def remember() -> None:  # a series created in a transaction that rolls back is forgotten
+            with _series_kinds_lock:
+                _series_kinds.update(found)
+
+        transaction.on_commit(remember)
+    with _series_kinds_lock:
+        return {sid: found.get(sid) or _series_kinds.get(sid, "") for sid in ids}
+
+
+def _dirty_hour(hour: int, kind: str) -> int:
+    """The hour to mark for a value in ``hour`` (hours since the epoch, UTC): itself for
+    real-time and minute series, else the first hour of its Beijing day."""
+    if kind in HOURLY_AGGREGATED_KINDS:
+        return hour
+    return (hour + _BEIJING_OFFSET_H) // 24 * 24 - _BEIJING_OFFSET_H
+
+
 def _add_pending(cur, returned: Iterable[tuple], received: dt.datetime) -> None:
     """Record, in the writer's transaction, which hours the new rows touched and the newest
     new value of each series: one small row per write, whatever its size. Times are integer
     microseconds (UTC epoch), hours integer hours since the epoch."""
-    hours: set[tuple[int, int]] = set()
+    touched: set[tuple[int, int]] = set()
     newest: dict[int, tuple] = {}
     for sid, us, value, flag, qc in returned:
-        hours.add((sid, us // HOUR_US))
+        touched.add((sid, us // HOUR_US))
         cur_newest = newest.get(sid)
         if cur_newest is None or us > cur_newest[0]:
             newest[sid] = (us, value, flag, qc)
-    if not hours:
+    if not touched:
         return
+    kinds = _kinds_of(newest)
+    hours = {(sid, _dirty_hour(h, kinds[sid])) for sid, h in touched}
     payload = json.dumps(
         {"h": sorted(hours), "l": [[sid, *v] for sid, v in newest.items()], "r": _epoch_us(received)},
         separators=(",", ":"),
