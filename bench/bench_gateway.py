@@ -1,24 +1,38 @@
 """Benchmark: the HJ 212 gateway end to end (clients -> TCP -> pipeline -> commit -> 9014).
 
 Run:  .venv/bin/python bench/bench_gateway.py [--db sqlite,postgresql] [--connections 1000]
-      [--factors 20] [--rate 2000] [--duration 10] [--idle 5000]
+      [--factors 20] [--rate 1000,2000] [--duration 10] [--idle 5000] [--workers N]
       [--pg-url postgresql://postgres@127.0.0.1:5432/gongzhi_bench]
 
 For each database it creates its own store (SQLite in a temporary directory;
 PostgreSQL database ``gongzhi_bench``, dropped and re-created), registers
-1,000 generated loggers (ST 32, one outlet each) and starts ``gongzhi gateway``
-as a subprocess.  The simulated loggers run in a *separate process* (asyncio,
-one TCP connection each) and send hourly uploads (2061) of ``--factors``
-factors with Flag=5 (ack wanted).  Measured:
+1,000 generated loggers (ST 32, one outlet each, with their hourly series) and starts ``gongzhi gateway``
+as a subprocess (``--workers`` is passed on when given; otherwise the
+gateway's default: 1 worker on SQLite, one per CPU on PostgreSQL).  The
+simulated loggers run in a *separate process* (asyncio, one TCP connection
+each) and send hourly uploads (2061) of ``--factors`` factors with Flag=5
+(ack wanted); 20 factors do not fit one packet, so an upload is two
+sub-packets, and it counts as acknowledged when both 9014 came back.
+Measured:
 
-1. fixed offered rate (``--rate`` packets/s spread over all connections):
-   ack latency p50/p99 (send -> 9014 received, i.e. after the commit);
-2. maximum rate (each connection keeps 8 packets unacknowledged): packets/s,
-   values/s (stored, acked after commit);
+1. fixed offered rates (``--rate`` uploads/s spread over all connections):
+   offered and achieved rate, ack latency p50/p99 (send -> last 9014
+   received, i.e. after the commit);
+2. maximum rate (each connection keeps 8 uploads unacknowledged): uploads/s,
+   values/s (acked after commit; checked against the gateway's
+   values-stored counter);
 3. PostgreSQL only, the limit: ``COPY`` of the same number of rows into a
    scratch table shaped like the observation table (primary key included),
    from Python with psycopg; reported as the ratio end-to-end / COPY;
-4. the gateway's RSS with ``--idle`` idle connections.
+4. the gateway's RSS with ``--idle`` idle connections (all processes);
+5. during the maximum-rate run: CPU time per acknowledged upload of the
+   gateway (all its processes), the load generator and PostgreSQL (server
+   processes and the bench database's backends), from /proc.
+
+Before every measured run the bench waits until the gateway is idle (queue
+empty, no acks still being sent), so no run pays for the previous one's
+backlog.  A sending client stops at the end of the run but still waits for
+the acks of what it sent: late acks count in the latency and the elapsed time.
 
 Targets (2-core machine): PostgreSQL >= 50,000 values/s end to end (>= 0.5 of
 raw COPY); ack p99 <= 200 ms at 2,000 packets/s; 5,000 idle connections < 1 GB.
@@ -65,6 +79,8 @@ def clients_main(argv: list[str]) -> int:
     p.add_argument("--seq0", type=int, default=0, help="first upload number (keeps runs' data apart)")
     p.add_argument("--idle", type=int, default=0, help="only open this many idle connections, hold them, report")
     p.add_argument("--count", type=int, default=0, help="send exactly this many packets per connection (no time limit)")
+    p.add_argument("--max-conn-rate", type=float, default=8.0,
+                   help="rate 0: build enough uploads for this many per second per connection")
     a = p.parse_args(argv)
     _raise_nofile()
     from gongzhi.ingest.loadgen import Client, make_upload
@@ -86,7 +102,7 @@ def clients_main(argv: list[str]) -> int:
         return 0
 
     per_conn_rate = a.rate / a.connections if a.rate else None
-    n_per_conn = a.count or int((per_conn_rate or 40) * a.duration) + a.window
+    n_per_conn = a.count or int((per_conn_rate or a.max_conn_rate) * a.duration) + a.window
     t_build = time.perf_counter()
     plans = []
     for c in range(a.connections):
@@ -96,6 +112,7 @@ def clients_main(argv: list[str]) -> int:
     build_s = time.perf_counter() - t_build
 
     async def run() -> dict:
+        ru0 = resource.getrusage(resource.RUSAGE_SELF)
         stop = asyncio.Event()
         clients = [Client("127.0.0.1", a.port, window=a.window if not a.rate else 4) for _ in plans]
         t0 = time.perf_counter()
@@ -104,10 +121,15 @@ def clients_main(argv: list[str]) -> int:
         await asyncio.gather(*(c.send(pk, rate=per_conn_rate, timeout=a.duration + 30, stop=stop)
                                for c, pk in zip(clients, plans)))
         elapsed = time.perf_counter() - t0
+        ru1 = resource.getrusage(resource.RUSAGE_SELF)
+        cpu_s = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
         lat = sorted(v for c in clients for v in c.acked.values())
         acked = len(lat)
+        sent = sum(c.sent for c in clients)
         q = (lambda f: lat[min(len(lat) - 1, int(f * len(lat)))] * 1000) if lat else (lambda f: float("nan"))
-        return {"acked": acked, "elapsed_s": elapsed, "packets_per_s": acked / elapsed,
+        send_s = a.duration if not a.count else elapsed
+        return {"acked": acked, "sent": sent, "cpu_s": cpu_s, "offered_per_s": sent / send_s, "elapsed_s": elapsed,
+                "packets_per_s": acked / elapsed,
                 "values_per_s": acked * a.factors / elapsed, "p50_ms": q(0.50), "p99_ms": q(0.99),
                 "mean_ms": statistics.fmean(lat) * 1000 if lat else float("nan"), "build_s": build_s}
 
@@ -138,9 +160,10 @@ def _prepare_pg(url: str) -> None:
         c.execute(f'CREATE DATABASE "{cfg.name}"')
 
 
-def _start_gateway(env: dict) -> tuple[subprocess.Popen, int, int]:
+def _start_gateway(env: dict, workers: int | None = None) -> tuple[subprocess.Popen, int, int]:
+    extra = ["--workers", str(workers)] if workers else []
     proc = subprocess.Popen([PY, "-m", "gongzhi.cli", "gateway", "--port", "0", "--metrics-port", "0", "--no-migrate",
-                             "--max-connections", "20000"], env=env, stdout=subprocess.PIPE, text=True)
+                             "--max-connections", "20000", *extra], env=env, stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     try:
         port = int(line.split("listening on ", 1)[1].split()[0].rstrip(",").rsplit(":", 1)[1])
@@ -183,6 +206,78 @@ def _metrics(mport: int) -> dict[str, float]:
                                         if line and not line.startswith("#"))}
 
 
+def _rss_tree_mb(pid: int) -> float:
+    """RSS of a process and its children (the gateway's supervisor and its workers)."""
+    total = _rss_mb(pid)
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        total += _rss_tree_mb(int(child))
+    return total
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_s(pids) -> float:
+    """User + system CPU seconds of these processes (those that ended are skipped)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / _TICK
+
+
+def _tree(pid: int) -> list[int]:
+    try:
+        kids = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return [pid]
+    return [pid] + [p for k in kids for p in _tree(k)]
+
+
+def _postgres_pids(dbname: str) -> list[int]:
+    """The server's own processes (WAL writer, checkpointer, ...) and the backends connected to
+    ``dbname`` (not those of other databases on a shared server)."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if (d / "comm").read_text().strip() != "postgres":
+                    continue
+                cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            backend = "(" in cmd or "[local]" in cmd
+            if not backend or f" {dbname} " in cmd:
+                out.append(int(d.name))
+    return out
+
+
+def _dbname(url: str) -> str:
+    from gongzhi.config import parse_database_url
+
+    return parse_database_url(url).name
+
+
+def _wait_idle(mport: int, timeout: float = 300.0) -> float:
+    """Wait until the gateway has nothing queued and sent no reply for 1 s; returns the seconds waited."""
+    t0 = time.monotonic()
+    last = None
+    quiet_since = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        m = _metrics(mport)
+        state = (m.get("gongzhi_gateway_replies_total"), m.get("gongzhi_gateway_batch_size_count"))
+        if state != last or m.get("gongzhi_gateway_queue_depth", 0) > 0:
+            last = state
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= 1.0:
+            return time.monotonic() - t0
+        time.sleep(0.2)
+    raise RuntimeError("the gateway did not become idle")
+
+
 def copy_limit(url: str, rows: int) -> float:
     """Rows/s of a plain COPY into a scratch table shaped like the observation table."""
     import datetime as dt
@@ -219,40 +314,60 @@ def bench_db(name: str, url: str, a) -> dict:
     if name == "postgresql":
         _prepare_pg(url)
     t0 = time.perf_counter()
-    subprocess.run([PY, "-m", "gongzhi.ingest.loadgen", "seed", "--devices", str(a.devices)], env=env, check=True,
-                   capture_output=True)
+    subprocess.run([PY, "-m", "gongzhi.ingest.loadgen", "seed", "--devices", str(a.devices), "--series", "hour"],
+                   env=env, check=True, capture_output=True)
     print(f"  [{name}] store and {a.devices} devices ready in {time.perf_counter() - t0:.1f} s", flush=True)
     res: dict = {}
-    proc, port, mport = _start_gateway(env)
+    proc, port, mport = _start_gateway(env, a.workers)
     try:
         common = ["--connections", str(a.connections), "--devices", str(a.devices), "--factors", str(a.factors),
                   "--duration", str(a.duration)]
-        # warm-up, not measured: the first upload of each device creates its 20 series
-        # (get_or_create per series); in service the series exist long before
+        # warm-up, not measured: the series exist (seeded, as in service); the first upload of each
+        # device loads them into the gateway's caches
         warm = _run_clients(env, port, ["--connections", str(a.devices), "--devices", str(a.devices), "--factors",
-                                        str(a.factors), "--duration", "120", "--count", "1", "--rate", "0",
+                                        str(a.factors), "--duration", "300", "--count", "1", "--rate", "0",
                                         "--seq0", "90000"])
-        print(f"  [{name}] warm-up: {warm['acked']} packets (series created) in {warm['elapsed_s']:.1f} s", flush=True)
-        for k, rate in enumerate(float(r) for r in str(a.rate).split(",")):
+        print(f"  [{name}] warm-up: {warm['acked']} uploads in {warm['elapsed_s']:.1f} s", flush=True)
+        for k, rate in enumerate(float(r) for r in str(a.rate).split(",") if r.strip()):
+            _wait_idle(mport)
             fixed = _run_clients(env, port, [*common, "--rate", str(rate), "--seq0", str(k * 20000)])
             res[f"fixed_{rate:.0f}"] = fixed
-            print(f"  [{name}] offered {rate:.0f} packets/s over {a.connections} connections: "
-                  f"{fixed['packets_per_s']:.0f} packets/s acked, ack p50 {fixed['p50_ms']:.1f} ms, "
-                  f"p99 {fixed['p99_ms']:.1f} ms", flush=True)
+            print(f"  [{name}] offered {rate:.0f} uploads/s over {a.connections} connections (sent "
+                  f"{fixed['offered_per_s']:.0f}/s): {fixed['packets_per_s']:.0f} uploads/s acked "
+                  f"({fixed['acked']}/{fixed['sent']}), ack p50 {fixed['p50_ms']:.1f} ms, p99 {fixed['p99_ms']:.1f} ms",
+                  flush=True)
+        _wait_idle(mport)
         m0 = _metrics(mport)
+        gw_pids, pg_pids = _tree(proc.pid), _postgres_pids(_dbname(url)) if name == "postgresql" else []
+        c0 = (_cpu_s(gw_pids), _cpu_s(pg_pids))
         top = _run_clients(env, port, [*common, "--rate", "0", "--seq0", "60000"])
+        c1 = (_cpu_s(gw_pids), _cpu_s(pg_pids))
         m1 = _metrics(mport)
+        _wait_idle(mport)
+        m2 = _metrics(mport)
         res["max"] = top
         stored = m1["gongzhi_gateway_values_stored_total"] - m0["gongzhi_gateway_values_stored_total"]
+        stored_all = m2["gongzhi_gateway_values_stored_total"] - m0["gongzhi_gateway_values_stored_total"]
         batches = m1["gongzhi_gateway_batch_size_count"] - m0["gongzhi_gateway_batch_size_count"]
         items = m1["gongzhi_gateway_batch_size_sum"] - m0["gongzhi_gateway_batch_size_sum"]
         commit = m1["gongzhi_gateway_commit_seconds_sum"] - m0["gongzhi_gateway_commit_seconds_sum"]
-        res["max"].update(values_stored=stored, mean_batch=items / max(1, batches),
-                          writer_busy=commit / top["elapsed_s"])
-        print(f"  [{name}] max rate: {top['packets_per_s']:.0f} packets/s, {top['values_per_s']:.0f} values/s "
-              f"acked after commit ({stored:.0f} values stored), ack p50 {top['p50_ms']:.0f} ms p99 "
-              f"{top['p99_ms']:.0f} ms, mean batch {items / max(1, batches):.0f}, writer thread busy "
-              f"{100 * commit / top['elapsed_s']:.0f} % of the run", flush=True)
+        workers = m1.get("gongzhi_gateway_workers", 1.0)
+        res["max"].update(values_stored=stored, values_stored_after_drain=stored_all, mean_batch=items / max(1, batches),
+                          writer_busy=commit / top["elapsed_s"] / workers, workers=workers,
+                          stored_values_per_s=stored / top["elapsed_s"])
+        print(f"  [{name}] max rate ({workers:.0f} worker(s)): {top['packets_per_s']:.0f} uploads/s, "
+              f"{top['values_per_s']:.0f} values/s acked after commit (gateway counted {stored / top['elapsed_s']:.0f} "
+              f"values/s stored), ack p50 {top['p50_ms']:.0f} ms p99 {top['p99_ms']:.0f} ms, mean batch "
+              f"{items / max(1, batches):.0f} items, writer threads busy {100 * commit / top['elapsed_s'] / workers:.0f} %"
+              f" of the run", flush=True)
+        n = max(1, top["acked"])
+        res["max"].update(cpu_us_per_upload={"gateway": (c1[0] - c0[0]) / n * 1e6, "clients": top["cpu_s"] / n * 1e6,
+                                             "postgresql": (c1[1] - c0[1]) / n * 1e6})
+        cpu = res["max"]["cpu_us_per_upload"]
+        print(f"  [{name}] CPU per acked upload: gateway {cpu['gateway']:.0f} µs, load generator {cpu['clients']:.0f} µs"
+              + (f", PostgreSQL (all its processes) {cpu['postgresql']:.0f} µs" if name == "postgresql" else "")
+              + f"; at this cost {os.cpu_count()} CPUs allow at most {os.cpu_count() * 1e6 / sum(cpu.values()):.0f}"
+              " uploads/s", flush=True)
     finally:
         _stop(proc)
     if name == "postgresql":
@@ -262,14 +377,14 @@ def bench_db(name: str, url: str, a) -> dict:
         print(f"  [{name}] raw COPY of {rows} rows: {rate:.0f} rows/s; end to end / COPY = "
               f"{res['max']['values_per_s'] / rate:.2f}", flush=True)
     if a.idle and name == a.idle_db:
-        proc, port, _ = _start_gateway(env)
+        proc, port, _ = _start_gateway(env, a.workers)
         try:
-            rss0 = _rss_mb(proc.pid)
+            rss0 = _rss_tree_mb(proc.pid)
             holder = subprocess.Popen([PY, __file__, "_clients", "--port", str(port), "--idle", str(a.idle)],
                                       env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             line = holder.stdout.readline()
             time.sleep(1.0)
-            rss = _rss_mb(proc.pid)
+            rss = _rss_tree_mb(proc.pid)
             holder.stdin.write("\n")
             holder.stdin.flush()
             holder.wait(60)
@@ -290,7 +405,8 @@ def main() -> int:
     p.add_argument("--devices", type=int, default=1000)
     p.add_argument("--connections", type=int, default=1000)
     p.add_argument("--factors", type=int, default=20)
-    p.add_argument("--rate", default="2000,300", help="offered rates, packets/s (comma-separated)")
+    p.add_argument("--rate", default="1000,2000", help="offered rates, uploads/s (comma-separated; below saturation)")
+    p.add_argument("--workers", type=int, default=None, help="gateway worker processes (default: the gateway's)")
     p.add_argument("--duration", type=float, default=10)
     p.add_argument("--idle", type=int, default=5000)
     p.add_argument("--idle-db", default="sqlite", help="database used for the idle-connection RSS run")
@@ -313,7 +429,7 @@ def main() -> int:
             url = f"sqlite:///{tempfile.mkdtemp(prefix='gongzhi-bench-db-')}/bench.sqlite3"
         results[name] = bench_db(name, url, a)
     print("targets: PostgreSQL >= 50,000 values/s end to end (>= 0.5 of COPY); ack p99 <= 200 ms at 2,000 "
-          "packets/s; 5,000 idle connections < 1 GB RSS", flush=True)
+          "uploads/s; 5,000 idle connections < 1 GB RSS", flush=True)
     print(json.dumps(results, indent=1, default=float))
     return 0
 

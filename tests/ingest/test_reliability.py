@@ -1,5 +1,6 @@
 """THE reliability test: `gongzhi gateway` killed with SIGKILL under load loses no acknowledged value
-and stores no value twice.
+and stores no value twice — with one gateway process, and with two worker processes sharing the
+port (``--workers 2``; the whole process group is killed).
 
 The gateway runs as a subprocess on its own database: a file-based SQLite
 database in a temporary directory, or (when the suite runs on PostgreSQL) a
@@ -65,11 +66,12 @@ def _env(tmp_path: Path, url: str) -> dict:
     return env
 
 
-def _start_gateway(env: dict) -> tuple[subprocess.Popen, int]:
+def _start_gateway(env: dict, workers: int) -> tuple[subprocess.Popen, int]:
+    # a session of its own: the SIGKILL goes to the whole process group (supervisor and workers)
     proc = subprocess.Popen(
         [sys.executable, "-m", "gongzhi.cli", "gateway", "--port", "0", "--metrics-port", "-1", "--no-migrate",
-         "--max-wait-ms", "5"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+         "--max-wait-ms", "5", "--workers", str(workers)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
     )
     line = proc.stdout.readline()
     assert "listening on" in line, line
@@ -77,7 +79,15 @@ def _start_gateway(env: dict) -> tuple[subprocess.Popen, int]:
     return proc, port
 
 
-def test_sigkill_under_load_loses_no_acknowledged_value_and_stores_none_twice(tmp_path):
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigkill_under_load_loses_no_acknowledged_value_and_stores_none_twice(tmp_path, workers):
     url, query = _scratch_database(tmp_path)
     env = _env(tmp_path, url)
     seeded = subprocess.run([sys.executable, "-m", "gongzhi.ingest.loadgen", "seed", "--devices", str(DEVICES)],
@@ -88,7 +98,7 @@ def test_sigkill_under_load_loses_no_acknowledged_value_and_stores_none_twice(tm
     acked: dict[int, set[str]] = {d: set() for d in range(DEVICES)}
 
     # phase 1: load, then SIGKILL once enough packets were acknowledged
-    proc, port = _start_gateway(env)
+    proc, port = _start_gateway(env, workers)
     try:
         async def phase1():
             clients = {d: loadgen.Client("127.0.0.1", port, window=4) for d in range(DEVICES)}
@@ -96,7 +106,7 @@ def test_sigkill_under_load_loses_no_acknowledged_value_and_stores_none_twice(tm
             async def killer():
                 while sum(len(c.acked) for c in clients.values()) < KILL_AFTER:
                     await asyncio.sleep(0.002)
-                proc.send_signal(signal.SIGKILL)  # no shutdown: in-flight batches die with it
+                _kill_group(proc)  # no shutdown: in-flight batches die with it (every worker at once)
 
             k = asyncio.create_task(killer())
             await asyncio.gather(*(clients[d].send(uploads[d], rate=200, timeout=60) for d in range(DEVICES)))
@@ -105,7 +115,7 @@ def test_sigkill_under_load_loses_no_acknowledged_value_and_stores_none_twice(tm
 
         clients = asyncio.run(phase1())
     finally:
-        proc.kill()
+        _kill_group(proc)
         proc.wait(10)
     for d, c in clients.items():
         acked[d] |= set(c.acked)
@@ -114,7 +124,7 @@ def test_sigkill_under_load_loses_no_acknowledged_value_and_stores_none_twice(tm
 
     # phase 2: restart; resend everything unacknowledged plus some acknowledged packets
     rnd = random.Random(212)
-    proc, port = _start_gateway(env)
+    proc, port = _start_gateway(env, workers)
     try:
         async def phase2():
             clients = {d: loadgen.Client("127.0.0.1", port, window=4) for d in range(DEVICES)}
@@ -130,8 +140,11 @@ def test_sigkill_under_load_loses_no_acknowledged_value_and_stores_none_twice(tm
         clients2, resend, ok = asyncio.run(phase2())
         assert all(ok)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
+        proc.send_signal(signal.SIGTERM)  # graceful: the supervisor passes it on to its workers
+        try:
+            proc.wait(30)
+        finally:
+            _kill_group(proc)
     for d, c in clients2.items():
         acked[d] |= set(c.acked)
     assert all(len(acked[d]) == PACKETS for d in range(DEVICES))

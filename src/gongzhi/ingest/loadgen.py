@@ -4,7 +4,7 @@
   database and register N wastewater loggers (ST 32) on generated outlets;
 * :func:`make_upload` — a deterministic hourly upload (2061) of one device;
 * :class:`Client` — one TCP connection that pipelines uploads and records which
-  QNs were acknowledged (9014), with the time each ack took.
+  uploads were acknowledged (9014 for every sub-packet), with the time each ack took.
 
 The client side is pure asyncio + the codec (no Django).
 """
@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import sys
 import time
+import re
 from dataclasses import dataclass, field
 
 from gongzhi.hj212 import CST, build_data, format_time
@@ -52,6 +53,14 @@ def make_upload(device: int, seq: int, *, factors: int = 5, ack: bool = True, cn
 # --- the client ------------------------------------------------------------------------------
 
 
+_QN = re.compile(rb"QN=([0-9]+)")
+
+
+def part_qns(packet: bytes) -> list[str]:
+    """QN of every packet in ``packet`` (an upload split into sub-packets has one QN per part)."""
+    return [q.decode() for q in _QN.findall(packet)]
+
+
 def reply_qns(data: bytes) -> list[tuple[str, str]]:
     """(CN, QN) of each reply in ``data`` (replies are short: a plain scan is enough here)."""
     out = []
@@ -71,6 +80,7 @@ class Client:
     window: int = 4
     acked: dict[str, float] = field(default_factory=dict)  # QN -> ack latency (s)
     other_replies: list[tuple[str, str]] = field(default_factory=list)
+    sent: int = 0  # uploads written to the connection
 
     async def send(self, packets: list[tuple[str, bytes]], *, rate: float | None = None,
                    timeout: float = 30.0, stop: asyncio.Event | None = None) -> bool:
@@ -85,8 +95,15 @@ class Client:
             return False
         sent: dict[str, float] = {}
         free = asyncio.Semaphore(self.window)
-        done = asyncio.Event()
         want = {qn for qn, _ in packets}
+        # an upload split into sub-packets is acknowledged when every part is (each has its own QN)
+        upload_of: dict[str, str] = {}
+        missing: dict[str, set[str]] = {}
+        for qn, pkt in packets:
+            parts = part_qns(pkt) or [qn]
+            missing[qn] = set(parts)
+            for pq in parts:
+                upload_of[pq] = qn
 
         async def read_acks() -> None:
             buf = b""
@@ -100,13 +117,16 @@ class Client:
                     if cut < 0:
                         continue
                     now = time.perf_counter()
-                    for cn, qn in reply_qns(buf[: cut + 2]):
+                    for cn, pq in reply_qns(buf[: cut + 2]):
+                        qn = upload_of.get(pq)
                         if cn == "9014" and qn in sent and qn not in self.acked:
+                            missing[qn].discard(pq)
+                            if missing[qn]:
+                                continue
                             self.acked[qn] = now - sent[qn]
                             free.release()
-                            if want <= self.acked.keys():
-                                done.set()
                         elif cn != "9014":
+                            qn = pq
                             self.other_replies.append((cn, qn))
                     buf = buf[cut + 2 :]
             except (OSError, asyncio.CancelledError):
@@ -123,7 +143,7 @@ class Client:
                 next_t = time.perf_counter()
                 for qn, pkt in packets:
                     if stop is not None and stop.is_set():
-                        return False
+                        break  # stop sending; still wait for the acks of what was sent
                     await free.acquire()
                     if reader_task.done():  # connection closed or broken
                         return False
@@ -133,12 +153,13 @@ class Client:
                         if delay > 0:
                             await asyncio.sleep(delay)
                     sent[qn] = time.perf_counter()
+                    self.sent += 1
                     writer.write(pkt)
                     await writer.drain()
-                if not want <= self.acked.keys():
-                    waiter = asyncio.create_task(done.wait())
-                    await asyncio.wait({waiter, reader_task}, return_when=asyncio.FIRST_COMPLETED)
-                    waiter.cancel()
+                # every ack frees a slot (the ack reader frees them all when the connection ends):
+                # holding all the slots means nothing sent is still waiting for its ack
+                for _ in range(self.window):
+                    await free.acquire()
                 ok = want <= self.acked.keys()
         except (OSError, TimeoutError):
             ok = False
@@ -155,8 +176,12 @@ class Client:
 # --- seeding (Django) ------------------------------------------------------------------------------
 
 
-def seed(devices: int) -> dict:
-    """Register ``devices`` wastewater loggers (one outlet each) in the configured database."""
+def seed(devices: int, *, series_kind: str = "") -> dict:
+    """Register ``devices`` wastewater loggers (one outlet each) in the configured database.
+
+    ``series_kind`` (e.g. ``"hour"``): also create the series of every factor in :data:`CODES`
+    for each logger's outlet, as a store in service has them (the benchmark's warm-up then
+    measures no series creation)."""
     from gongzhi.cli import _django
 
     _django.setup()
@@ -187,7 +212,20 @@ def seed(devices: int) -> dict:
             continue
         devs.append(reg.Device(mn=mn_for(i), password=PASSWORD, system_code="32", outlet=outlet[f"lg-{i}"]))
     reg.Device.objects.bulk_create(devs)
-    return {"devices": reg.Device.objects.count()}
+    out = {"devices": reg.Device.objects.count()}
+    if series_kind:
+        from gongzhi.observations.models import Series
+
+        reg_services.code_index.invalidate()
+        params = {pk: reg.Parameter.objects.get(pk=pk) for pk in
+                  (reg_services.code_index.lookup(code, "water") for code in CODES) if pk is not None}
+        have_series = set(Series.objects.filter(outlet__enterprise__code__startswith="lg-", kind=series_kind)
+                          .values_list("outlet_id", "parameter_id"))
+        new = [Series(outlet=o, parameter=prm, kind=series_kind, unit=prm.unit, owner_id=o.enterprise.owner_id)
+               for o in outlet.values() for prm in params.values() if (o.pk, prm.pk) not in have_series]
+        Series.objects.bulk_create(new, batch_size=2000)
+        out["series_created"] = len(new)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -195,9 +233,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("seed")
     s.add_argument("--devices", type=int, default=100)
+    s.add_argument("--series", default="", metavar="KIND", help="also create the series of kind KIND (e.g. hour)")
     args = p.parse_args(argv)
     if args.cmd == "seed":
-        print(json.dumps(seed(args.devices)), flush=True)
+        print(json.dumps(seed(args.devices, series_kind=args.series)), flush=True)
     return 0
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import threading
 import time as _time
 from collections import Counter
@@ -53,6 +54,8 @@ from gongzhi.ingest.models import AcceptedPacket, RawPacket, Verdict
 from gongzhi.observations import services as obs
 from gongzhi.observations.models import (
     QC_BACKFILL,
+    QC_NEGATIVE,
+    QC_OUT_OF_RANGE,
     QC_UNIT_CONVERTED,
     QC_UNKNOWN_UNIT,
     Series,
@@ -173,8 +176,12 @@ class Pipeline:
         self._device_loaded: dict[str, float] = {}
         self._params: dict[int, _Param] = {}
         self._series_units: dict[int, str] = {}
-        #: (code, domain, system code, site id, outlet id, kind) -> (series id, param, source unit)
-        self._targets: dict[tuple, tuple[int, _Param, str]] = {}
+        #: (domain, system code, site id, outlet id, kind) -> {code: (series id, param, source unit)}
+        self._targets: dict[tuple, dict[str, tuple[int, _Param, str]]] = {}
+        #: (series id, source unit) -> how values are converted and checked (see _conversion)
+        self._conv: dict[tuple[int, str], tuple] = {}
+        #: series of a site/outlet already in the store: ("s"|"o", holder id) -> {(parameter id, kind): series id}
+        self._holder_series: dict[tuple[str, int], dict[tuple[int, str], int]] = {}
         self._calibrated: dict[str, dt.datetime] = {}
         self._split_times: dict[tuple, tuple[dt.datetime, float]] = {}
         self._lock = threading.Lock()
@@ -190,6 +197,8 @@ class Pipeline:
         self._params.clear()
         self._series_units.clear()
         self._targets.clear()
+        self._conv.clear()
+        self._holder_series.clear()
         obs.series_resolver.clear()
 
     def _invalidate_devices(self) -> None:
@@ -325,10 +334,15 @@ class Pipeline:
             p.key = (m.mn[:32], m.qn[:32], m.cn[:8], m.pno or 0)
         seen: set = set()
         if keyed:
-            qs = AcceptedPacket.objects.filter(
-                mn__in={p.key[0] for p in keyed}, qn__in={p.key[1] for p in keyed}
-            ).values_list("mn", "qn", "cn", "pno")
-            seen = set(qs)
+            mns, qns = list({p.key[0] for p in keyed}), list({p.key[1] for p in keyed})
+            if connection.vendor == "postgresql":
+                # two array parameters bound by the server, not 2 x 500 values quoted by the client
+                with _server_cursor() as cur:
+                    cur.execute(f"SELECT mn, qn, cn, pno FROM {AcceptedPacket._meta.db_table}"
+                                " WHERE mn = ANY(%s) AND qn = ANY(%s)", [mns, qns])
+                    seen = set(cur.fetchall())
+            else:
+                seen = set(AcceptedPacket.objects.filter(mn__in=mns, qn__in=qns).values_list("mn", "qn", "cn", "pno"))
         for p in keyed:
             if p.key in seen:
                 p.outcome.verdict, p.outcome.reason = Verdict.DUPLICATE, "resend"
@@ -345,6 +359,7 @@ class Pipeline:
         unknown: Counter = Counter()
         unknown_source: dict[str, str] = {}
         pending_units: list[tuple[int, int, _Param, str]] = []  # (row index, series id, param, source unit)
+        unit_notes: list[tuple[_Plan, str]] = []  # added after the other notes of the packet
         for p in plans:
             if p.device is None or p.outcome.verdict:
                 continue
@@ -376,34 +391,20 @@ class Pipeline:
                 out.detail = "the upload has no valid DataTime: its values cannot be placed in time"
                 p.key = None
                 continue
-            self._rows_for(p, kind, data_time, now, rows, row_plan, unknown, unknown_source, pending_units)
+            self._rows_for(p, kind, data_time, now, rows, row_plan, unknown, unknown_source, pending_units,
+                           unit_notes)
             if m.ack_requested:
                 out.replies.append(build_data_ack(m))
             if cn == "2011":
                 self._check_clock(p, data_time, now)
 
-        # unit of existing series (a series created elsewhere may be in another unit)
+        # unit of series not seen before (a series created elsewhere may be in another unit)
         if pending_units:
             self._load_series_units(sid for _, sid, _, _ in pending_units)
             for ri, sid, param, src_unit in pending_units:
-                target = self._series_units.get(sid, src_unit)
-                r = rows[ri]
-                if not src_unit:
-                    r.qc |= QC_UNKNOWN_UNIT
-                    continue
-                factor = qc.unit_factor(src_unit, target)
-                if factor is None:
-                    r.qc |= QC_UNKNOWN_UNIT  # kept as sent, not converted
-                    row_plan[ri].notes.append(f"{param.key}: cannot convert {src_unit} to the series unit {target}")
-                    target = src_unit
-                elif factor != 1.0:
-                    r.qc |= QC_UNIT_CONVERTED
-                    r.value = None if r.value is None else r.value * factor
-                    r.vmin = None if r.vmin is None else r.vmin * factor
-                    r.vmax = None if r.vmax is None else r.vmax * factor
-                    r.total = None if r.total is None else r.total * factor
-                checked = r.value if r.value is not None else r.total
-                r.qc |= qc.value_bits(param.key, target, checked)
+                self._convert(rows[ri], self._conversion(sid, param, src_unit), row_plan[ri], unit_notes)
+        for plan, note in unit_notes:
+            plan.notes.append(note)
 
         # 4. archive ids, write values, archive rows, keys, unknown codes
         if archive:
@@ -457,43 +458,56 @@ class Pipeline:
                     t = got[0]
         return t
 
-    def _rows_for(self, p, kind, data_time, now, rows, row_plan, unknown, unknown_source, pending_units) -> None:
+    def _rows_for(self, p, kind, data_time, now, rows, row_plan, unknown, unknown_source, pending_units,
+                  unit_notes) -> None:
         m = p.message
         dev = p.device
         out = p.outcome
         cfg = self.config
-        domain = DOMAIN_BY_ST.get(dev.system_code or m.st or "", "")
-        value_suffix = "Rtd" if kind == SeriesKind.REALTIME else "Avg"
-        by_code: dict[str, dict[str, Any]] = {}
-        flags: dict[str, str | None] = {}
+        system_code = dev.system_code or m.st or ""
+        domain = DOMAIN_BY_ST.get(system_code, "")
+        realtime = kind == SeriesKind.REALTIME
+        # per factor code: [flag, Avg, Data, Rtd, Min, Max, Cou, has Zs values] (texts; the last record wins)
+        by_code: dict[str, list] = {}
+        slot_of = _SLOT
         for r in m.records:
-            d = by_code.get(r.code)
-            if d is None:
-                d = by_code[r.code] = {}
-                flags[r.code] = r.flag
-            d[r.suffix] = r
+            v = by_code.get(r.code)
+            if v is None:
+                v = by_code[r.code] = [r.flag, None, None, None, None, None, None, False]
+            i = slot_of.get(r.suffix)
+            if i is not None:
+                v[i] = r.value
+            elif r.suffix.startswith("Zs"):
+                v[7] = True
         base_bits = QC_BACKFILL if m.back_fill else 0
         base_bits |= qc.time_bits(data_time, now, cfg.future_tolerance)
         t_utc = data_time.astimezone(UTC)
+        site, outlet = dev.site, dev.outlet
+        hkey = (domain, dev.system_code, site.pk if site is not None else None,
+                outlet.pk if outlet is not None else None, kind)
+        targets = self._targets.get(hkey)
+        if targets is None:
+            targets = self._targets[hkey] = {}
+        series_units = self._series_units
+        conv_cache = self._conv
         skipped: list[str] = []
-        for code, d in by_code.items():
-            primary = d.get(value_suffix) or d.get("Data")
-            if primary is None and kind != SeriesKind.REALTIME:
-                primary = d.get("Rtd")  # some loggers send -Rtd in period data
-            nums = {}
-            for suffix, field_name in (("Min", "vmin"), ("Max", "vmax"), ("Cou", "total")):
-                rec = d.get(suffix)
-                if rec is not None:
-                    nums[field_name] = rec.number
-            value = primary.number if primary is not None else None
-            if value is None and not any(v is not None for v in nums.values()):
-                if primary is not None or nums:
+        Row = obs.ObservationRow
+        for code, v in by_code.items():
+            if realtime:
+                pv = v[3] if v[3] is not None else v[2]
+            else:
+                pv = v[1] if v[1] is not None else (v[2] if v[2] is not None else v[3])
+            value = None if pv is None else _number(pv)
+            vmin = None if v[4] is None else _number(v[4])
+            vmax = None if v[5] is None else _number(v[5])
+            total = None if v[6] is None else _number(v[6])
+            if value is None and vmin is None and vmax is None and total is None:
+                if pv is not None or v[4] is not None or v[5] is not None or v[6] is not None:
                     skipped.append(f"{code}: no numeric value")
-                elif any(s.startswith("Zs") for s in d):
+                elif v[7]:
                     skipped.append(f"{code}: only converted (Zs) values, kept in the raw archive")
                 continue  # RS/RT state fields, noise day/night data, info fields: archive only
-            tkey = (code, domain, dev.system_code, dev.site and dev.site.pk, dev.outlet and dev.outlet.pk, kind)
-            target = self._targets.get(tkey)
+            target = targets.get(code)
             if target is None:
                 pk = code_index.lookup(code, domain)
                 if pk is None:  # not cached: an alias added later resolves at once
@@ -503,24 +517,88 @@ class Pipeline:
                         out.unknown_codes.append(code)
                     continue
                 param = self._param(pk)
-                src_unit = qc.source_unit(system_code=dev.system_code or m.st or "", unit=param.unit,
-                                          ambient_unit=param.ambient_unit)
-                sid = obs.series_resolver.get(site=dev.site, outlet=dev.outlet, parameter=param.obj, kind=kind,
-                                              unit=src_unit)
-                target = self._targets[tkey] = (sid, param, src_unit)
+                src_unit = qc.source_unit(system_code=system_code, unit=param.unit, ambient_unit=param.ambient_unit)
+                sid = self._existing_series(site, outlet, pk, kind)
+                if sid is None:
+                    sid = obs.series_resolver.get(site=site, outlet=outlet, parameter=param.obj, kind=kind,
+                                                  unit=src_unit)
+                target = targets[code] = (sid, param, src_unit)
             sid, param, src_unit = target
-            flag = flags.get(code)
-            row = obs.ObservationRow(
-                sid, t_utc, value, (flag or "")[:2], base_bits | qc.flag_bits(flag),
-                nums.get("vmin"), nums.get("vmax"), nums.get("total"),
-            )
-            pending_units.append((len(rows), sid, param, src_unit))
+            flag = v[0]
+            row = Row(sid, t_utc, value, (flag or "")[:2], base_bits | qc.flag_bits(flag), vmin, vmax, total)
+            conv = conv_cache.get((sid, src_unit))
+            if conv is None and sid in series_units:
+                conv = self._conversion(sid, param, src_unit)
+            if conv is None:
+                pending_units.append((len(rows), sid, param, src_unit))
+            else:
+                self._convert(row, conv, p, unit_notes)
             rows.append(row)
             row_plan.append(p)
         if out.unknown_codes:
             p.notes.append("unknown code(s) recorded for the catalog: " + ", ".join(out.unknown_codes))
         if skipped:
             p.notes.append("; ".join(skipped[:20]))
+
+    def _existing_series(self, site, outlet, parameter_id: int, kind: str) -> int | None:
+        """The id of an existing series of this site/outlet, from one query per site/outlet
+        (a restarted gateway resolves a logger's factors at once, not one query per series)."""
+        holder = ("s", site.pk) if site is not None else ("o", outlet.pk)
+        known = self._holder_series.get(holder)
+        if known is None:
+            qs = Series.objects.filter(site_id=holder[1]) if holder[0] == "s" else Series.objects.filter(outlet_id=holder[1])
+            known = {}
+            for pk, param_id, k, unit in qs.values_list("pk", "parameter_id", "kind", "unit"):
+                known[(param_id, k)] = pk
+                self._series_units.setdefault(pk, unit)
+            self._holder_series[holder] = known
+        return known.get((parameter_id, kind))
+
+    def _conversion(self, sid: int, param: _Param, src_unit: str) -> tuple:
+        """(mode, factor, unit of the checks, non-negative?, range or None, note) for rows of a series.
+
+        mode 0: no source unit (QC_UNKNOWN_UNIT, no value checks); 1: no exact factor to the series
+        unit (QC_UNKNOWN_UNIT, kept as sent, checked in the source unit); 2: converted; 3: same unit."""
+        target = self._series_units.get(sid, src_unit)
+        if not src_unit:
+            conv = (0, 1.0, "", False, None, "")
+        else:
+            factor = qc.unit_factor(src_unit, target)
+            note = ""
+            if factor is None:
+                mode, factor, unit = 1, 1.0, src_unit
+                note = f"{param.key}: cannot convert {src_unit} to the series unit {target}"
+            else:
+                mode, unit = (2 if factor != 1.0 else 3), target
+            u = qc.normalise_unit(unit)
+            rng = qc.PHYSICAL_RANGES.get(param.key)
+            conv = (mode, factor, unit, u in qc.NON_NEGATIVE_UNITS, rng if rng is not None and rng[2] == u else None,
+                    note)
+        self._conv[(sid, src_unit)] = conv
+        return conv
+
+    @staticmethod
+    def _convert(r: obs.ObservationRow, conv: tuple, plan: _Plan, unit_notes: list) -> None:
+        """Unit conversion and value checks of one row (what qc.unit_factor / qc.value_bits say)."""
+        mode, factor, _unit, non_negative, rng, note = conv
+        if mode == 0:
+            r.qc |= QC_UNKNOWN_UNIT
+            return
+        if mode == 1:
+            r.qc |= QC_UNKNOWN_UNIT  # kept as sent, not converted
+            unit_notes.append((plan, note))
+        elif mode == 2:
+            r.qc |= QC_UNIT_CONVERTED
+            r.value = None if r.value is None else r.value * factor
+            r.vmin = None if r.vmin is None else r.vmin * factor
+            r.vmax = None if r.vmax is None else r.vmax * factor
+            r.total = None if r.total is None else r.total * factor
+        checked = r.value if r.value is not None else r.total
+        if checked is not None:
+            if checked < 0 and non_negative:
+                r.qc |= QC_NEGATIVE
+            if rng is not None and not (rng[0] <= checked <= rng[1]):
+                r.qc |= QC_OUT_OF_RANGE
 
     def _check_clock(self, p: _Plan, data_time: dt.datetime, now: dt.datetime) -> None:
         m = p.message
@@ -576,6 +654,22 @@ class Pipeline:
                 out.values_stored, out.duplicates)
 
 
+#: suffix -> slot in _rows_for's per-code list
+_SLOT = {"Avg": 1, "Data": 2, "Rtd": 3, "Min": 4, "Max": 5, "Cou": 6}
+_isfinite = math.isfinite
+
+
+def _number(text: str) -> float | None:
+    """DataRecord.number without the record: a finite float, or None."""
+    if "_" in text:
+        return None
+    try:
+        x = float(text)
+    except ValueError:
+        return None
+    return x if _isfinite(x) else None
+
+
 RAW_COLUMNS = ("id", "received", "peer", "mn", "qn", "cn", "pno", "raw", "verdict", "reason", "detail",
                "values_stored", "values_duplicate")
 KEY_COLUMNS = ("mn", "qn", "cn", "pno", "packet_id", "accepted")
@@ -584,7 +678,8 @@ KEY_COLUMNS = ("mn", "qn", "cn", "pno", "packet_id", "accepted")
 def _insert(model, columns: tuple[str, ...], rows: list[tuple], *, ignore_conflicts: bool = False) -> None:
     """Plain bulk INSERT of archive rows (the ORM's bulk_create costs more than the database here).
 
-    PostgreSQL: COPY (ids are allocated beforehand), or executemany for ON CONFLICT.
+    PostgreSQL: COPY (ids are allocated beforehand), or for ON CONFLICT one
+    ``INSERT … SELECT FROM unnest(column arrays)`` (one statement, not one per row).
     SQLite: executemany of one prepared statement.
     """
     if not rows:
@@ -597,12 +692,27 @@ def _insert(model, columns: tuple[str, ...], rows: list[tuple], *, ignore_confli
                 for r in rows:
                     copy.write_row(r)
             return
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(f"%s::{model._meta.get_field(c).db_type(connection)}[]" for c in columns)
+            with _server_cursor() as scur:
+                scur.execute(f"INSERT INTO {table} ({cols}) SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING",
+                             [list(col) for col in zip(*rows)])
+            return
         if connection.vendor != "postgresql":
             adapt = connection.ops.adapt_datetimefield_value
             rows = [tuple(adapt(v) if isinstance(v, dt.datetime) else v for v in r) for r in rows]
         marks = ", ".join(["%s"] * len(columns))
         conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
         cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks}){conflict}", rows)
+
+
+def _server_cursor():
+    """A psycopg cursor with server-side parameter binding on Django's connection (same session and
+    transaction). Django's own cursor binds client-side, quoting every array element in Python."""
+    import psycopg
+
+    connection.ensure_connection()
+    return psycopg.Cursor(connection.connection)
 
 
 # Any Device saved or deleted in this process drops every pipeline's device cache at once;
