@@ -7,7 +7,7 @@ PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/gongzhi
 DATA_DIR ?= var/demo
 PORT ?= 8000
 
-.PHONY: install demo test test-sqlite test-postgres lint bench clean
+.PHONY: install web-assets chromium demo test test-sqlite test-postgres lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "gongzhi needs $(PYTHON) (set PYTHON=... to another 3.11 interpreter)"; exit 1; }
@@ -16,14 +16,31 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed web-assets
+
+# Leaflet, ECharts and htmx from the npm registry (exact versions in package-lock.json),
+# copied into src/gongzhi/web/static/vendor/ (git-ignored); served locally, no CDN.
+# Skipped when package-lock.json has not changed since the last copy (works offline).
+WEB_VENDOR := src/gongzhi/web/static/vendor
+web-assets: $(WEB_VENDOR)/VERSIONS.json
+$(WEB_VENDOR)/VERSIONS.json: package.json package-lock.json src/gongzhi/web/assets.py | $(VENV)/.installed
+	@command -v npm >/dev/null || { echo "gongzhi needs npm (Node.js 20) to install the web assets (Leaflet, ECharts, htmx): apt-get install -y nodejs npm"; exit 1; }
+	npm ci --no-audit --no-fund
+	$(PY) -m gongzhi.web.assets
+
+# The end-to-end tests drive Debian's chromium (never a downloaded browser build).
+chromium:
+	@if command -v chromium >/dev/null; then :; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else echo "chromium is missing and cannot be installed here (not root): the end-to-end tests will skip (fail in CI)"; fi
 
 demo: install
 	$(VENV)/bin/gongzhi demo --data-dir $(DATA_DIR) --port $(PORT)
 
 # The whole suite on the embedded SQLite database, then every database-backed test
 # again on PostgreSQL. In CI (CI=true) PostgreSQL must be there: the run fails, never skips.
-test: install lint test-sqlite test-postgres
+test: install chromium lint test-sqlite test-postgres
 
 lint:
 	$(VENV)/bin/lint-imports --no-cache

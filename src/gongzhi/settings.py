@@ -111,6 +111,14 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+# Leaflet/ECharts/htmx are copied into gongzhi/web/static/vendor/ at set-up (make web-assets);
+# the app static finder serves them, collectstatic collects them (docs/web.md).
+
+# The one map draws a base tile layer only when an intranet tile server is configured,
+# e.g. GONGZHI_TILE_URL=https://tiles.bureau.example/{z}/{x}/{y}.png; without it the map
+# shows boundaries and waters only (works with no tiles and no internet).
+GONGZHI_TILE_URL = config.os.environ.get("GONGZHI_TILE_URL", "")
+GONGZHI_TILE_ATTRIBUTION = config.os.environ.get("GONGZHI_TILE_ATTRIBUTION", "")
 if GONGZHI_ENV == "test":
     STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns on every request when it is missing
 

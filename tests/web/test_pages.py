@@ -1,4 +1,5 @@
-"""The server-rendered pages: health check, sign-in requirement, home page, joint-zone page."""
+"""The server-rendered pages: health check, sign-in requirement, the overview (the former home
+page; the home page is now the one map, tests/web/test_map.py), joint-zone page."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def test_healthz_answers_json_without_signing_in(client):
     assert response.json() == {"ok": True, "database": EXPECTED_VENDOR[settings.DATABASES["default"]["ENGINE"]]}
 
 
-@pytest.mark.parametrize("path", ["/", "/joint-zones/jkt/", "/joint-zones/no-such-zone/"])
+@pytest.mark.parametrize("path", ["/", "/overview/", "/joint-zones/jkt/", "/joint-zones/no-such-zone/"])
 def test_pages_need_a_signed_in_user(client, path):
     response = client.get(path)
     assert response.status_code == 302
@@ -57,7 +58,7 @@ def _user(name, bureau, role=Role.VIEWER):
 
 def test_home_page_of_a_kunshan_user(client, region):
     client.force_login(_user("ks-viewer", region["ks"]))
-    response = client.get("/")
+    response = client.get("/overview/")
     page = response.content.decode()
     assert [s.code for s in response.context["own_sites"]] == ["kunshan-0", "kunshan-1", "kunshan-2"]
     assert [s.code for s in response.context["shared_sites"]] == ["jiading-0", "jiading-1"]
@@ -71,7 +72,7 @@ def test_home_page_of_a_kunshan_user(client, region):
 
 def test_home_page_of_a_taicang_user(client, region):
     client.force_login(_user("tc-admin", region["tc"], Role.ADMINISTRATOR))
-    response = client.get("/")
+    response = client.get("/overview/")
     page = response.content.decode()
     assert [s.code for s in response.context["own_sites"]] == ["taicang-0"]
     assert response.context["shared_sites"] == []
@@ -83,7 +84,7 @@ def test_home_page_of_a_taicang_user(client, region):
 
 def test_home_page_of_a_superuser(client, region):
     client.force_login(User.objects.create_superuser(username="root", password="x" * 12))
-    response = client.get("/")
+    response = client.get("/overview/")
     assert len(response.context["shared_sites"]) == 6 and response.context["own_sites"] == []
     page = response.content.decode()
     assert "平台运维" in page and "管理后台" in page
@@ -99,11 +100,11 @@ def test_home_page_query_count_does_not_grow_with_sites(client, region):
     from django.test.utils import CaptureQueriesContext
 
     client.force_login(_user("ks-viewer", region["ks"]))
-    client.get("/")
+    client.get("/overview/")
 
     def queries() -> int:
         with CaptureQueriesContext(connection) as ctx:
-            assert client.get("/").status_code == 200
+            assert client.get("/overview/").status_code == 200
         return len(ctx.captured_queries)
 
     before = queries()
@@ -112,7 +113,7 @@ def test_home_page_query_count_does_not_grow_with_sites(client, region):
                                 lon=121.2, lat=31.4, waterbody=reg.Waterbody.objects.create(code=f"w{i}", name="w", kind="river"))
         reg.Site.objects.create(code=f"ks-more-{i}", name=f"more{i}", kind="air_station", owner=region["ks"],
                                 lon=121.2, lat=31.4)
-    assert len(client.get("/").context["shared_sites"]) == 7
+    assert len(client.get("/overview/").context["shared_sites"]) == 7
     assert queries() == before
 
 

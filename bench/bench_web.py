@@ -1,0 +1,216 @@
+"""Benchmark: the data behind the one map and the site page, on PostgreSQL.
+
+Run:  .venv/bin/python bench/bench_web.py [--sites 60] [--runs 60] [--pg-url URL]
+
+Creates its own database (``gongzhi_bench_web``, dropped and re-created), a region of SITES
+sites (half water sections, half air stations, each with the latest hours of its nine
+parameters), one site with a generated year of hourly data (8,760 hours × 9 parameters),
+and measures whole requests through Django (session, middleware, policy, JSON) with the
+test client:
+
+1. the map's data: ``/web-api/map/sites.json`` (every site with its latest class/AQI) and
+   ``/web-api/map/layers.json`` (cached layers): p50/p99 ms; target < 300 ms;
+2. a year of hourly data of one site as chart JSON:
+   ``/web-api/sites/YEAR/series.json?resolution=hour&…`` with the nine parameters:
+   p50/p99 ms; target p99 < 150 ms;
+
+against a **baseline** measured in the same run: the raw SQL fetch of the same rows
+(``SELECT series_id, epoch ms, value, flag FROM observation WHERE series_id = ANY(…) AND time
+in range``, psycopg ``fetchall``) — the floor any chart endpoint on this store has to pay —
+and, to show where the time goes, ``observations.queries.series_data`` alone for the nine
+parameters (the policy-aware read the endpoint is built on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_URL = "postgresql://postgres@127.0.0.1:5432/gongzhi_bench_web"
+CST = dt.timezone(dt.timedelta(hours=8))
+WATER = ("ph", "do", "codmn", "nh3_n", "tp", "tn", "water_temp", "conductivity", "turbidity")
+AIR = ("pm2_5", "pm10", "o3", "no2", "so2", "co")
+
+
+def pct(samples: list[float], p: float) -> float:
+    s = sorted(samples)
+    k = (len(s) - 1) * p / 100
+    lo = int(k)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def timed(fn, runs: int) -> list[float]:
+    fn()  # warm-up (first query plans, caches)
+    out = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def child(args) -> dict:
+    sys.path.insert(0, str(ROOT / "src"))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gongzhi.settings")
+    import django
+
+    django.setup()
+    import math
+
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection, transaction
+    from django.test import Client
+    from django.utils import timezone
+
+    settings.ALLOWED_HOSTS = ["*"]
+    call_command("migrate", interactive=False, verbosity=0)
+    from gongzhi.accounts.models import Role, User
+    from gongzhi.observations import services as obs
+    from gongzhi.observations.models import Observation, SeriesKind, Source
+    from gongzhi.registry import models as reg
+    from gongzhi.registry import services as reg_services
+
+    reg_services.seed_parameter_catalog()
+    square = lambda x, y: {"type": "Polygon", "coordinates": [[[x + 0.2 * i / 200, y] for i in range(200)] + [[x + 0.2, y + 0.2], [x, y + 0.2], [x, y]]]}  # noqa: E731
+    j = reg.Jurisdiction.objects.create(adcode="310118", name="青浦区", level="county", boundary=square(121.0, 31.0))
+    bureau = reg.Bureau.objects.create(code="bench", name="基准测试局", short_name="基准", jurisdiction=j)
+    river = reg.Waterbody.objects.create(code="r", name="河", kind="river")
+    user = User.objects.create_user("bench", password="x-123456-bench", bureau=bureau, role=Role.VIEWER)
+    params = {p.key: p for p in reg.Parameter.objects.filter(key__in=WATER + AIR)}
+    now_hour = timezone.now().astimezone(CST).replace(minute=0, second=0, microsecond=0)
+    rows = []
+    for i in range(args.sites):
+        water = i % 2 == 0
+        site = reg.Site.objects.create(
+            code=f"S{i:03d}", name=f"站{i}", kind="water_section" if water else "air_station", owner=bureau,
+            lon=121 + (i % 10) * 0.02, lat=31 + (i // 10) * 0.02, waterbody=river if water else None,
+            target_class=3 if water else None, assessment_level="provincial",
+        )
+        for k in WATER if water else AIR:
+            sid = obs.series_resolver.get(site=site, parameter=params[k], kind=SeriesKind.HOUR)
+            rows += [obs.ObservationRow(sid, now_hour - dt.timedelta(hours=h), 1.0 + (i + h) % 5 * 0.3, "N") for h in range(6)]
+    with transaction.atomic():
+        obs.write_observations(rows, source=Source.DEVICE)
+
+    year_site = reg.Site.objects.create(code="YEAR", name="全年", kind="water_section", owner=bureau, lon=121.1, lat=31.1,
+                                        waterbody=river, target_class=3)
+    end = now_hour + dt.timedelta(hours=1)
+    start = end - dt.timedelta(hours=8760)
+    hours = [start + dt.timedelta(hours=h) for h in range(8760)]
+    year_ids, year_rows = [], []
+    for n, k in enumerate(WATER):
+        sid = obs.series_resolver.get(site=year_site, parameter=params[k], kind=SeriesKind.HOUR)
+        year_ids.append(sid)
+        year_rows += [obs.ObservationRow(sid, t, round(2 + math.sin(h / 24 + n), 3), "N") for h, t in enumerate(hours)]
+    for i in range(0, len(year_rows), 20000):
+        with transaction.atomic():
+            obs.write_observations(year_rows[i : i + 20000], source=Source.DEVICE)
+    obs.apply_pending_changes(limit=100000)
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE")
+
+    client = Client()
+    client.force_login(user)
+    out: dict = {"vendor": connection.vendor, "sites": args.sites + 1}
+
+    def get(url):
+        r = client.get(url)
+        assert r.status_code == 200, (url, r.status_code, r.content[:300])
+        return r
+
+    sites = json.loads(get("/web-api/map/sites.json").content)["sites"]
+    assert len(sites) == args.sites + 1 and sum(1 for s in sites if s["status"]) >= args.sites
+    samples = timed(lambda: get("/web-api/map/sites.json"), args.runs)
+    out["map_sites_p50"], out["map_sites_p99"] = pct(samples, 50), pct(samples, 99)
+    samples = timed(lambda: get("/web-api/map/layers.json"), args.runs)
+    out["map_layers_p50"], out["map_layers_p99"] = pct(samples, 50), pct(samples, 99)
+
+    local = lambda t: t.astimezone(CST).date().isoformat()  # noqa: E731
+    url = (f"/web-api/sites/YEAR/series.json?resolution=hour&start={local(start + dt.timedelta(hours=1))}"
+           f"&end={local(end - dt.timedelta(hours=1))}&parameters={','.join(WATER)}")
+    body = json.loads(get(url).content)
+    points = sum(len(p["values"]) for p in body["parameters"])
+    assert len(body["parameters"]) == 9 and points >= 9 * 8700, points
+    out["chart_points"] = points
+    out["chart_bytes"] = len(get(url).content)
+    samples = timed(lambda: get(url), args.runs)
+    out["chart_p50"], out["chart_p99"] = pct(samples, 50), pct(samples, 99)
+
+    table = Observation._meta.db_table
+
+    def baseline():
+        with connection.cursor() as cur:
+            cur.execute(
+                f"SELECT series_id, (extract(epoch FROM time) * 1000)::bigint, value, flag FROM {table} "
+                "WHERE series_id = ANY(%s) AND time >= %s AND time < %s ORDER BY series_id, time",
+                [year_ids, start, end],
+            )
+            assert len(cur.fetchall()) == 9 * 8760
+
+    samples = timed(baseline, args.runs)
+    out["baseline_p50"], out["baseline_p99"] = pct(samples, 50), pct(samples, 99)
+
+    # where the chart's time goes: series_data for the nine parameters alone (no view, no JSON)
+    from gongzhi.observations import queries
+
+    plist = [params[k] for k in WATER]
+    samples = timed(lambda: [queries.series_data(user, parameter=p, start=start, end=end, resolution="hour", site=year_site) for p in plist], args.runs)
+    out["series_data_p50"], out["series_data_p99"] = pct(samples, 50), pct(samples, 99)
+    return out
+
+
+def recreate_pg(url: str) -> None:
+    import psycopg
+
+    sys.path.insert(0, str(ROOT / "src"))
+    from gongzhi.config import parse_database_url
+
+    cfg = parse_database_url(url)
+    with psycopg.connect(dbname="postgres", user=cfg.user or None, password=cfg.password or None,
+                         host=cfg.host or None, port=cfg.port or None, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{cfg.name}"')
+        conn.execute(f'CREATE DATABASE "{cfg.name}"')
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sites", type=int, default=60)
+    ap.add_argument("--runs", type=int, default=60)
+    ap.add_argument("--pg-url", default=PG_URL)
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(args)))
+        return 0
+    recreate_pg(args.pg_url)
+    with tempfile.TemporaryDirectory(prefix="gz-bench-web-") as tmp:
+        env = dict(os.environ, GONGZHI_DATABASE_URL=args.pg_url, GONGZHI_ENV="development", GONGZHI_DATA_DIR=tmp)
+        cmd = [sys.executable, __file__, "--child", "--sites", str(args.sites), "--runs", str(args.runs)]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise SystemExit(f"benchmark child failed:\n{proc.stderr[-4000:]}")
+        r = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(f"web page data benchmark [{r['vendor']}], {args.runs} requests each, whole Django requests (test client)")
+    ok = lambda v, target: "ok" if v < target else "OVER TARGET"  # noqa: E731
+    print(f"  map sites.json ({r['sites']} sites, latest class/AQI)  p50 {r['map_sites_p50']:.1f} ms   p99 {r['map_sites_p99']:.1f} ms   (target < 300 ms: {ok(r['map_sites_p99'], 300)})")
+    print(f"  map layers.json (cached)                  p50 {r['map_layers_p50']:.1f} ms   p99 {r['map_layers_p99']:.1f} ms")
+    print(f"  chart JSON, a year hourly × 9 ({r['chart_points']:,} points, {r['chart_bytes'] / 1e6:.1f} MB)  "
+          f"p50 {r['chart_p50']:.1f} ms   p99 {r['chart_p99']:.1f} ms   (target p99 < 150 ms: {ok(r['chart_p99'], 150)})")
+    print(f"  baseline: raw SQL fetch of the same rows  p50 {r['baseline_p50']:.1f} ms   p99 {r['baseline_p99']:.1f} ms   "
+          f"(chart/baseline p50 = {r['chart_p50'] / r['baseline_p50']:.1f}×)")
+    print(f"  of which series_data × 9 alone            p50 {r['series_data_p50']:.1f} ms   p99 {r['series_data_p99']:.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
