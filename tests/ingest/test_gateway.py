@@ -273,7 +273,7 @@ def test_graceful_shutdown_loses_nothing(gateway):
     s = connect(g.port)
     s.sendall(b"".join(pkts))
     first = read_replies(s, 1)
-    assert 1 <= len(first) <= 5  # one batch of at most 5 committed so far
+    assert 0 < len(first) <= 5  # one batch of at most 5 committed so far
     stopper = threading.Thread(target=g.shutdown)
     stopper.start()  # most packets are still queued
     rest = read_replies(s, 40 - len(first), timeout=20)

@@ -136,7 +136,7 @@ def test_resolutions_aggregate_on_the_server(client, data):
     raw = series(client, user, "QP-W1", resolution="raw", days=1, parameters="nh3_n").json()["parameters"][0]
     assert raw["values"] == NH3
     month = series(client, user, "QP-W1", resolution="month", days=60, parameters="nh3_n").json()["parameters"][0]
-    assert 1 <= len(month["values"]) <= 2
+    assert len(month["values"]) in (1, 2)
 
 
 @pytest.mark.parametrize("params, message", [

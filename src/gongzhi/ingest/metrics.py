@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 from bisect import bisect_left
-from typing import Callable
+from typing import Awaitable, Callable
 
 
 def _fmt(v: float) -> str:
@@ -123,28 +123,39 @@ class GatewayMetrics:
         return "\n".join(lines) + "\n"
 
 
+async def answer_metrics_request(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, render: Callable[[], Awaitable[str]]
+) -> None:
+    """Answer one HTTP/1.0 request: GET or HEAD /metrics → the text exposition from
+    ``render``, anything else 404. Used by a single gateway and by the worker supervisor."""
+    try:
+        async with asyncio.timeout(5):
+            head = await reader.readuntil(b"\r\n\r\n")
+        parts = head.split(b"\r\n", 1)[0].split()
+        path = parts[1].split(b"?", 1)[0] if len(parts) >= 2 else b""
+        if len(parts) >= 2 and parts[0] in (b"GET", b"HEAD") and path == b"/metrics":
+            body = (await render()).encode()
+            status, ctype = b"200 OK", b"text/plain; version=0.0.4; charset=utf-8"
+        else:
+            body, status, ctype = b"not found: try /metrics\n", b"404 Not Found", b"text/plain"
+        writer.write(b"HTTP/1.0 " + status + b"\r\nContent-Type: " + ctype
+                     + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n")
+        if parts[0] != b"HEAD":
+            writer.write(body)
+        await writer.drain()
+    except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, IndexError):
+        pass
+    finally:
+        writer.close()
+
+
 async def serve_metrics(metrics: GatewayMetrics, host: str, port: int) -> asyncio.base_events.Server:
     """A minimal HTTP/1.0 responder: GET /metrics -> text exposition, anything else 404."""
 
+    async def render() -> str:
+        return metrics.render()
+
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            async with asyncio.timeout(5):
-                head = await reader.readuntil(b"\r\n\r\n")
-            parts = head.split(b"\r\n", 1)[0].split()
-            path = parts[1].split(b"?", 1)[0] if len(parts) >= 2 else b""
-            if len(parts) >= 2 and parts[0] in (b"GET", b"HEAD") and path == b"/metrics":
-                body = metrics.render().encode()
-                status, ctype = b"200 OK", b"text/plain; version=0.0.4; charset=utf-8"
-            else:
-                body, status, ctype = b"not found: try /metrics\n", b"404 Not Found", b"text/plain"
-            writer.write(b"HTTP/1.0 " + status + b"\r\nContent-Type: " + ctype
-                         + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n")
-            if parts[0] != b"HEAD":
-                writer.write(body)
-            await writer.drain()
-        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, IndexError):
-            pass
-        finally:
-            writer.close()
+        await answer_metrics_request(reader, writer, render)
 
     return await asyncio.start_server(handle, host, port)

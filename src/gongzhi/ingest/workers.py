@@ -37,6 +37,7 @@ import time
 from dataclasses import dataclass, field
 
 from gongzhi.ingest.gateway import GatewayConfig
+from gongzhi.ingest.metrics import answer_metrics_request
 
 log = logging.getLogger("gongzhi.ingest.workers")
 
@@ -248,25 +249,7 @@ class Supervisor:
         return body
 
     async def _serve_metrics(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            async with asyncio.timeout(5):
-                head = await reader.readuntil(b"\r\n\r\n")
-            parts = head.split(b"\r\n", 1)[0].split()
-            path = parts[1].split(b"?", 1)[0] if len(parts) >= 2 else b""
-            if len(parts) >= 2 and parts[0] in (b"GET", b"HEAD") and path == b"/metrics":
-                body = (await self.metrics_text()).encode()
-                status, ctype = b"200 OK", b"text/plain; version=0.0.4; charset=utf-8"
-            else:
-                body, status, ctype = b"not found: try /metrics\n", b"404 Not Found", b"text/plain"
-            writer.write(b"HTTP/1.0 " + status + b"\r\nContent-Type: " + ctype
-                         + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n")
-            if parts[0] != b"HEAD":
-                writer.write(body)
-            await writer.drain()
-        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, IndexError):
-            pass
-        finally:
-            writer.close()
+        await answer_metrics_request(reader, writer, self.metrics_text)
 
     def install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
