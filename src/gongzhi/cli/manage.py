@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 
 def register(subparsers) -> None:
@@ -18,7 +19,8 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from gongzhi.cli import _django
 
-    _django.setup(env="development" if not __import__("os").environ.get("GONGZHI_ENV") else None)
+    # management commands run in development mode unless the caller chose an environment
+    _django.setup(env=None if os.environ.get("GONGZHI_ENV") else "development")
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(["gongzhi manage", *args.args])
