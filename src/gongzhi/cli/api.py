@@ -70,6 +70,14 @@ def _positive(days) -> bool:
     return True
 
 
+def _show_secret(issued, label: str) -> int:
+    """The secret on stdout (for scripts), what it is on stderr: shown this once only."""
+    expiry = issued.obj.expires.isoformat() if issued.obj.expires else "never"
+    print(f"{label}, expires {expiry}; the secret is shown only now:", file=sys.stderr)
+    print(issued.secret)
+    return 0
+
+
 def run_token_create(args) -> int:
     if not _positive(args.expires):
         return 2
@@ -82,10 +90,7 @@ def run_token_create(args) -> int:
         print(f"no user {args.user!r}", file=sys.stderr)
         return 1
     issued = services.create_token(user=user, name=args.name, expires_in_days=args.expires)
-    expiry = issued.obj.expires.isoformat() if issued.obj.expires else "never"
-    print(f"token {issued.obj.prefix}… for {user.username}, expires {expiry}; the secret is shown only now:", file=sys.stderr)
-    print(issued.secret)
-    return 0
+    return _show_secret(issued, f"token {issued.obj.prefix}… for {user.username}")
 
 
 def run_key_create(args) -> int:
@@ -100,10 +105,7 @@ def run_key_create(args) -> int:
         print(f"no bureau {args.bureau!r}", file=sys.stderr)
         return 1
     issued = services.create_partner_key(bureau=bureau, name=args.name, expires_in_days=args.expires)
-    expiry = issued.obj.expires.isoformat() if issued.obj.expires else "never"
-    print(f"partner key {issued.obj.prefix}… for {bureau.code} (scope push), expires {expiry}; the secret is shown only now:", file=sys.stderr)
-    print(issued.secret)
-    return 0
+    return _show_secret(issued, f"partner key {issued.obj.prefix}… for {bureau.code} (scope push)")
 
 
 def run_list(args) -> int:
