@@ -40,6 +40,9 @@ INSTALLED_APPS = [
     "gongzhi.sharing",
     "gongzhi.observations",
     "gongzhi.ingest",
+    "gongzhi.assessment",
+    "gongzhi.notifications",
+    "gongzhi.alerts",
     "gongzhi.web",
     "gongzhi.api",
 ]

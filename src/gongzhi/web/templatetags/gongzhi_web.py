@@ -8,11 +8,15 @@ from django.utils.translation import gettext_lazy as _
 
 register = template.Library()
 
-#: The top navigation: (URL name, label, path prefixes that mark it active). Pages still to
-#: come (assessments 考核评价, data review 数据审核, status 运行状态) get one line each here.
+#: The top navigation: (URL name, label, path prefixes that mark it active). A page whose URL
+#: name is not (yet) routed is left out.
 NAVIGATION = (
     ("map", _("一张图"), ("/map/", "/sites/")),
     ("overview", _("概览"), ("/overview/", "/joint-zones/")),
+    ("assessments", _("考核评价"), ("/assessments/",)),
+    ("alarms", _("预警"), ("/alerts/",)),
+    ("review", _("数据审核"), ("/review/",)),
+    ("ingest-status", _("运行状态"), ("/status/",)),
 )
 
 

@@ -1,0 +1,5 @@
+"""Pages of the alerts app (mounted by gongzhi.urls)."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []
