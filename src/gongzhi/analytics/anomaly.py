@@ -214,12 +214,14 @@ def detect_excursions(times, values=None, *, baseline: Baseline | None = None, p
 
 
 def detect_steps(times, values=None, *, baseline: Baseline | None = None, parameter: str = "",
-                 window: int = 6, k: float = 5.0) -> list[Anomaly]:
-    """Level shifts (阶跃): ``Δ = median(x[i : i+w]) − median(x[i−w : i])`` in units of the
-    series-wide baseline scale; a change point is a local maximum of ``|Δ|/σ`` above ``k``
+                 window: int = 6, k: float = 6.0) -> list[Anomaly]:
+    """Level shifts (阶跃): ``Δ = median(y[i : i+w]) − median(y[i−w : i])`` of the series less
+    its diurnal profile, ``y = x − profile``, in units of the series-wide baseline scale; a change point is a local maximum of ``|Δ|/σ`` above ``k``
     (at least half of each window valid). Reported over ``[i, i+w)``."""
     p = _series(times, values, baseline, parameter)
-    x, n, w = p.x, p.grid.n, window
+    n, w = p.grid.n, window
+    x = p.x - (p.expected - p.level)  # the diurnal/seasonal profile removed
+    x = np.where(np.isfinite(x), x, p.x - np.nan_to_num(p.expected - p.level))
     if n < 2 * w:
         return []
     before = rolling_nanmedian(np.concatenate([[np.nan], x[:-1]]), w - 1, min_count=max(1, w // 2))

@@ -7,7 +7,6 @@ came. Gaps therefore never shift later values, and every window below is a windo
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,11 +100,13 @@ def rolling_nanmedian(x: np.ndarray, before: int, after: int = 0, *, skip_center
     view = sliding_window_view(pad, w)
     if skip_center:
         view = np.delete(view, before, axis=1)
-    cnt = np.sum(np.isfinite(view), axis=1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        med = np.nanmedian(view, axis=1)
-    med[cnt < min_count] = np.nan
+    srt = np.sort(view, axis=1)  # NaN sorts last
+    cnt = np.sum(np.isfinite(srt), axis=1)
+    lo = np.clip((cnt - 1) // 2, 0, None)
+    hi = np.clip(cnt // 2, 0, None)
+    rows = np.arange(n)
+    med = 0.5 * (srt[rows, lo] + srt[rows, hi])
+    med[(cnt < max(1, min_count)) | (cnt == 0)] = np.nan
     return med
 
 

@@ -27,7 +27,7 @@ Verdict rules, in order (the reasons list every piece of evidence used):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Collection, Mapping, Sequence
 
 import numpy as np
 
@@ -90,7 +90,7 @@ class Thresholds:
     spike_k: float = 8.0
     excursion_k: float = 4.5
     excursion_min_points: int = 2
-    step_k: float = 5.0
+    step_k: float = 6.0
     step_window: int = 6
     drift_k: float = 4.0
     drift_window_s: float = 96 * 3600
@@ -128,7 +128,7 @@ def assess(times, values: Mapping[str, object], *, flags: Mapping[str, object] |
            ranges: Mapping[str, tuple[float | None, float | None]] | None = None,
            signature: Mapping[str, int] | None = None, kind: str = "section",
            upstream: Sequence[Upstream] = (), thresholds: Thresholds | None = None,
-           since_s: float | None = None) -> list[Anomaly]:
+           since_s: float | None = None, skip: Collection[str] = ()) -> list[Anomaly]:
     """All anomalies of one station, each with its verdict and reasons.
 
     ``times``: sample times (epoch seconds or datetime64) shared by every parameter;
@@ -138,7 +138,8 @@ def assess(times, values: Mapping[str, object], *, flags: Mapping[str, object] |
     ``signature``: the parameters that move together in pollution (default by ``kind``:
     ``section`` → :data:`SURFACE_WATER_SIGNATURE`, ``air`` → :data:`AIR_SIGNATURE`,
     ``outlet`` → none); ``upstream``: neighbours with travel times; ``since_s``: report only
-    anomalies ending at or after this time (the values before serve as history).
+    anomalies ending at or after this time (the values before serve as history); ``skip``:
+    names of tests not to run (e.g. ``{"subset"}`` for data known to break NH3-N ≤ TN).
 
     Bad input gives defined outcomes: an empty or all-NaN series has no anomalies; a parameter
     whose values do not match ``times`` in length is skipped with nothing reported for it (the
@@ -160,22 +161,27 @@ def assess(times, values: Mapping[str, object], *, flags: Mapping[str, object] |
 
     found: list[Anomaly] = []
     for code, p in prepared.items():
-        found += detect_spikes(p, k=th.spike_k)
-        found += detect_flat(p)
-        found += detect_excursions(p, k=th.excursion_k, min_points=th.excursion_min_points)
-        found += detect_steps(p, window=th.step_window, k=th.step_k)
-        found += detect_drift(p, window_s=th.drift_window_s, k=th.drift_k)
-        if code in ranges:
+        if "spike" not in skip:
+            found += detect_spikes(p, k=th.spike_k)
+        if "flat" not in skip:
+            found += detect_flat(p)
+        if "excursion" not in skip:
+            found += detect_excursions(p, k=th.excursion_k, min_points=th.excursion_min_points)
+        if "step" not in skip:
+            found += detect_steps(p, window=th.step_window, k=th.step_k)
+        if "drift" not in skip:
+            found += detect_drift(p, window_s=th.drift_window_s, k=th.drift_k)
+        if code in ranges and "range" not in skip:
             lo, hi = ranges[code]
             found += detect_out_of_range(p, low=lo, high=hi)
         fl = flags.get(code)
-        if fl is not None and np.asarray(fl).shape[0] == n_times:
+        if fl is not None and np.asarray(fl).shape[0] == n_times and "flag" not in skip:
             found += detect_flags(times, fl, parameter=code, values=values[code])
     for part, whole in SUBSET_PAIRS:
-        if part in prepared and whole in prepared:
+        if part in prepared and whole in prepared and "subset" not in skip:
             found += check_subset(times, values[part], values[whole], part_name=part, whole_name=whole,
                                   rel_tol=th.subset_rel_tol)
-    if "w01009" in prepared and "w01010" in prepared and kind == "section":
+    if "w01009" in prepared and "w01010" in prepared and kind == "section" and "do_saturation" not in skip:
         found += check_do_saturation(times, values["w01009"], values["w01010"])
 
     up_prepared: list[tuple[Upstream, dict[str, Prepared]]] = []
