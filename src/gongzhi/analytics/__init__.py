@@ -44,3 +44,7 @@ __all__ = [
     "detect_flags", "check_subset", "check_do_saturation", "do_saturation", "rolling_robust_z",
     "assess", "summarise", "Upstream", "Thresholds", "SURFACE_WATER_SIGNATURE", "AIR_SIGNATURE",
 ]
+
+from gongzhi.analytics.tracing import Candidate, SourceRank, rank_sources  # noqa: E402
+
+__all__ += ["Candidate", "SourceRank", "rank_sources"]

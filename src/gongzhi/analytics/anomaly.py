@@ -95,6 +95,7 @@ class Prepared:
     scale: np.ndarray
     z: np.ndarray
     level: np.ndarray
+    profile: np.ndarray
 
 
 def prepare(times, values, *, baseline: Baseline | None = None, parameter: str = "",
@@ -106,7 +107,7 @@ def prepare(times, values, *, baseline: Baseline | None = None, parameter: str =
     if baseline is None:
         baseline = fit_baseline(grid.times, x, step_s=grid.step)
     a = baseline.apply(grid, x)
-    return Prepared(parameter, grid, x, baseline, a["expected"], a["scale"], a["z"], a["level"])
+    return Prepared(parameter, grid, x, baseline, a["expected"], a["scale"], a["z"], a["level"], a["profile"])
 
 
 def _f(v) -> float:
@@ -220,8 +221,7 @@ def detect_steps(times, values=None, *, baseline: Baseline | None = None, parame
     (at least half of each window valid). Reported over ``[i, i+w)``."""
     p = _series(times, values, baseline, parameter)
     n, w = p.grid.n, window
-    x = p.x - (p.expected - p.level)  # the diurnal/seasonal profile removed
-    x = np.where(np.isfinite(x), x, p.x - np.nan_to_num(p.expected - p.level))
+    x = p.x - p.profile  # the diurnal/seasonal profile removed
     if n < 2 * w:
         return []
     before = rolling_nanmedian(np.concatenate([[np.nan], x[:-1]]), w - 1, min_count=max(1, w // 2))

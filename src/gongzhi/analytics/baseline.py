@@ -5,7 +5,7 @@ Model (documented in docs/analytics.md)::
     x(t) = level(t) + profile[season(t), hour(t)] + residual(t)
 
 * ``profile`` — the diurnal shape per season: the median, over the history, of the value minus
-  its centred one-day running median, by (season, local hour). Seasons are DJF, MAM, JJA, SON;
+  its centred one-day running mean, by (season, local hour). Seasons are DJF, MAM, JJA, SON;
   hours are local (Beijing, UTC+8, by default).
 * ``level(t)`` — the running median of ``x − profile`` over the *preceding* ``level_window_s``
   (72 h by default), so an excursion is judged against the recent past, not against itself.
@@ -35,6 +35,23 @@ __all__ = ["Baseline", "fit_baseline", "season_hour", "BEIJING_OFFSET_S"]
 BEIJING_OFFSET_S = 8 * 3600
 N_SEASONS = 4
 N_HOURS = 24
+
+
+def _daily_mean(x: np.ndarray, w: int) -> np.ndarray:
+    """Centred mean over exactly one day (``w`` slots, i − w/2 … i + w/2 − 1): a full period of
+    the diurnal cycle averages to the level (a running *median* of a sine locks onto its zero
+    crossings instead). NaN where fewer than half the day is valid."""
+    ok = np.isfinite(x)
+    c = np.concatenate([[0.0], np.cumsum(np.where(ok, x, 0.0))])
+    k = np.concatenate([[0], np.cumsum(ok)])
+    n = x.size
+    lo = np.clip(np.arange(n) - w // 2, 0, n)
+    hi = np.clip(np.arange(n) - w // 2 + w, 0, n)
+    cnt = k[hi] - k[lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m = (c[hi] - c[lo]) / cnt
+    m[cnt < w // 2] = np.nan
+    return m
 
 
 def season_hour(t_s: np.ndarray, tz_offset_s: int = BEIJING_OFFSET_S) -> tuple[np.ndarray, np.ndarray]:
@@ -112,8 +129,7 @@ def fit_baseline(times, values, *, step_s: float | None = None, level_window_s: 
         return Baseline(np.zeros((4, 24)), np.ones((4, 24)), np.zeros((4, 24), np.int64), 1.0, 1.0, 0.0, 0.0,
                         float("nan"), grid.step, float(level_window_s), tz_offset_s, 0)
     season, hour = season_hour(grid.times, tz_offset_s)
-    half_day = max(1, int(round(43200 / grid.step)))
-    daily = rolling_nanmedian(x, half_day, half_day, min_count=max(2, half_day // 2))
+    daily = _daily_mean(x, max(2, int(round(86400 / grid.step))))
     dev = x - daily
 
     # diurnal profile per (season, hour); fallback: hour over all seasons, then 0
