@@ -49,6 +49,7 @@ from gongzhi.analytics.anomaly import (
     prepare,
 )
 from gongzhi.analytics.baseline import Baseline
+from gongzhi.analytics.series import rolling_nanmedian
 
 __all__ = [
     "Upstream", "Thresholds", "assess", "SURFACE_WATER_SIGNATURE", "AIR_SIGNATURE", "OUTLET_SIGNATURE",
@@ -95,7 +96,7 @@ class Thresholds:
     drift_k: float = 4.0
     drift_window_s: float = 96 * 3600
     corroborate_k: float = 3.0  # a related parameter's |z| in the signature direction
-    upstream_k: float = 3.0  # the upstream neighbour's z in the same direction
+    upstream_k: float = 4.0  # the upstream neighbour's z in the same direction, before the station's
     upstream_tolerance: float = 0.3  # ± share of the travel time searched (velocity uncertainty)
     subset_rel_tol: float = 0.1
 
@@ -114,9 +115,33 @@ def _direction(a: Anomaly) -> int:
     return 1 if a.observed >= a.expected else -1
 
 
-def _signed_peak(p: Prepared, sl: slice, direction: int) -> tuple[float, int]:
+def _step_z(p: Prepared, w: int) -> np.ndarray:
+    """Median shift at each slot (after − before, ``w`` slots each, profile removed) / global scale."""
+    y = p.x - p.profile
+    before = rolling_nanmedian(np.concatenate([[np.nan], y[:-1]]), w - 1, min_count=max(1, w // 2))
+    after = rolling_nanmedian(y, 0, w - 1, min_count=max(1, w // 2))
+    return (after - before) / p.baseline.global_scale
+
+
+class _Signals:
+    """The evidence arrays of a prepared series, computed once: baseline z, and the step statistic
+    (a change at a change point is compared with changes, a level with levels)."""
+
+    def __init__(self, p: Prepared, w: int) -> None:
+        self.p, self.w = p, w
+        self._step = None
+
+    def of(self, test: str) -> np.ndarray:
+        if test == "step":
+            if self._step is None:
+                self._step = _step_z(self.p, self.w)
+            return self._step
+        return self.p.z
+
+
+def _signed_peak(p: Prepared, sl: slice, direction: int, z: np.ndarray | None = None) -> tuple[float, int]:
     """Largest z in ``direction`` over the slice, and the number of valid values there."""
-    z = p.z[sl]
+    z = (p.z if z is None else z)[sl]
     ok = np.isfinite(z)
     if not ok.any():
         return float("nan"), 0
@@ -194,21 +219,28 @@ def assess(times, values: Mapping[str, object], *, flags: Mapping[str, object] |
                 m[code] = prepare(u.times, arr, baseline=u.baselines.get(code), parameter=code)
         up_prepared.append((u, m))
 
+    sig = {c: _Signals(p, th.step_window) for c, p in prepared.items()}
+    up_sig = [(u, {c: _Signals(p, th.step_window) for c, p in m.items()}) for u, m in up_prepared]
     hard = [a for a in found if a.verdict == FAULT]
     out = []
     for a in found:
         if since_s is not None and a.end_s < since_s:
             continue
         out.append(a if a.verdict != UNCERTAIN or a.test == "flag" else
-                   _judge(a, prepared, signature, up_prepared, hard, kind, th))
+                   _judge(a, sig, signature, up_sig, hard, kind, th))
     return sorted(out, key=lambda x: (x.start_s, x.parameter, x.test))
 
 
-def _judge(a: Anomaly, prepared: Mapping[str, Prepared], signature: Mapping[str, int],
-           upstream: Sequence[tuple[Upstream, Mapping[str, Prepared]]], hard: Sequence[Anomaly], kind: str,
+def _judge(a: Anomaly, prepared: Mapping[str, _Signals], signature: Mapping[str, int],
+           upstream: Sequence[tuple[Upstream, Mapping[str, _Signals]]], hard: Sequence[Anomaly], kind: str,
            th: Thresholds) -> Anomaly:
     code = a.parameter
     d = _direction(a)
+    # a step is compared with steps at the same change point (± 2 slots), anything else with
+    # baseline z over its span (± 1 slot)
+    step = a.test == "step"
+    a_end = a.start_s if step else a.end_s
+    pad = 2 if step else 1
     # 1. overlap with a proven instrument problem on the same parameter
     for h in hard:
         if h.parameter == code and h.overlaps(a.start_s, a.end_s) and h is not a:
@@ -220,9 +252,9 @@ def _judge(a: Anomaly, prepared: Mapping[str, Prepared], signature: Mapping[str,
         for q, sq in signature.items():
             if q == code or q not in prepared:
                 continue
-            p = prepared[q]
+            s_q = prepared[q]
             want = d * signature[code] * sq
-            peak, n = _signed_peak(p, _window(p, a.start_s, a.end_s), want)
+            peak, n = _signed_peak(s_q.p, _window(s_q.p, a.start_s, a_end, pad), want, s_q.of(a.test))
             if n == 0:
                 continue
             (corroborating if peak > th.corroborate_k else quiet).append((q, round(peak, 2)))
@@ -232,15 +264,18 @@ def _judge(a: Anomaly, prepared: Mapping[str, Prepared], signature: Mapping[str,
     for u, m in upstream:
         if code not in m:
             continue
-        p = m[code]
+        s_u = m[code]
+        p = s_u.p
+        zu = s_u.of(a.test)
         tau = u.travel_time_s
         tol = max(2 * p.grid.step, th.upstream_tolerance * tau)
-        sl = _window(p, a.start_s - tau - tol, a.end_s - tau + tol, pad=0)
-        peak, n = _signed_peak(p, sl, d)
+        # upstream must show it first: only times before the station's own start count
+        sl = _window(p, a.start_s - tau - tol, min(a_end - tau + tol, a.start_s - p.grid.step), pad=0)
+        peak, n = _signed_peak(p, sl, d, zu)
         if n == 0:
             continue
-        ip = sl.start + int(np.nanargmax(d * np.nan_to_num(p.z[sl], nan=-np.inf)))
-        lag = a.peak_s - p.grid.at(ip)
+        ip = sl.start + int(np.nanargmax(d * np.nan_to_num(zu[sl], nan=-np.inf)))
+        lag = a.start_s - p.grid.at(ip)
         rec = {"upstream": u.name, "peak_z": round(peak, 2), "travel_time_s": tau, "lag_s": lag}
         (showed if peak > th.upstream_k else silent).append(rec)
 
