@@ -131,7 +131,7 @@ def test_device_flag_makes_an_overlapping_change_a_fault(pair):
     assert by(found, "flag", "w21003")[0].verdict == FAULT
     for a in by(found, parameter="w21003"):
         if a.test != "flag" and a.overlaps(T0 + 400 * HOUR, T0 + 405 * HOUR):
-            assert a.verdict == FAULT and "overlaps a flag anomaly" in a.reasons[-1]
+            assert a.verdict == FAULT and "lies in a flag anomaly" in a.reasons[-1]
 
 
 def test_impossible_pairs_are_faults(pair):

@@ -245,6 +245,35 @@ def detect_steps(times, values=None, *, baseline: Baseline | None = None, parame
     return out
 
 
+def drift_statistic(p: Prepared, W: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Over the trailing ``W`` slots ending at each slot: the level change ``slope · W`` in
+    series-wide scales, the correlation ``r`` of level and time, the valid count and the slope
+    (value units per slot) — by running sums, one pass."""
+    n = p.grid.n
+    y = p.level
+    ok = np.isfinite(y).astype(float)
+    t = np.arange(n, dtype=float)
+    yv = np.where(ok > 0, y, 0.0)
+
+    def wsum(a):
+        c = np.concatenate([[0.0], np.cumsum(a)])
+        s = np.full(n, np.nan)
+        if n >= W:
+            s[W - 1:] = c[W:] - c[:-W]
+        return s
+
+    N = wsum(ok)
+    St, Sy = wsum(t * ok), wsum(yv)
+    Stt, Syy, Sty = wsum(t * t * ok), wsum(yv * yv), wsum(t * yv)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cov = Sty - St * Sy / N
+        vt = Stt - St * St / N
+        vy = Syy - Sy * Sy / N
+        b = cov / vt
+        r = cov / np.sqrt(vt * vy)
+    return b * W / p.baseline.global_scale, r, N, b
+
+
 def detect_drift(times, values=None, *, baseline: Baseline | None = None, parameter: str = "",
                  window_s: float = 96 * 3600, k: float = 4.0, r_min: float = 0.9) -> list[Anomaly]:
     """Slow monotonic drift (漂移) of the running level.
@@ -258,28 +287,9 @@ def detect_drift(times, values=None, *, baseline: Baseline | None = None, parame
     n = p.grid.n
     if n < W:
         return []
+    zd, r, N, b = drift_statistic(p, W)
     y = p.level
-    ok = np.isfinite(y).astype(float)
-    t = np.arange(n, dtype=float)
-    yv = np.where(ok > 0, y, 0.0)
-
-    def wsum(a):
-        c = np.concatenate([[0.0], np.cumsum(a)])
-        s = np.full(n, np.nan)
-        s[W - 1:] = c[W:] - c[:-W]
-        return s
-
-    N = wsum(ok)
-    St, Sy = wsum(t * ok), wsum(yv)
-    Stt, Syy, Sty = wsum(t * t * ok), wsum(yv * yv), wsum(t * yv)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cov = Sty - St * Sy / N
-        vt = Stt - St * St / N
-        vy = Syy - Sy * Sy / N
-        b = cov / vt
-        r = cov / np.sqrt(vt * vy)
     g = p.baseline.global_scale
-    zd = b * W / g
     fire = (N >= 0.75 * W) & (np.abs(np.nan_to_num(r)) >= r_min) & (np.abs(np.nan_to_num(zd)) > k)
     out = []
     for a, e in runs(fire):

@@ -13,7 +13,7 @@ one station and judge each anomaly with the evidence around it.
 
 Verdict rules, in order (the reasons list every piece of evidence used):
 
-* a hard-fault test, or overlap with one on the same parameter → FAULT;
+* a hard-fault test, or an anomaly whose strongest value lies in one on the same parameter → FAULT;
 * corroborated by ≥ 1 related parameter in the signature direction, or the upstream neighbour
   showed the same change about one travel time earlier → EVENT;
 * a spike (one sample, straight back) with neither → FAULT;
@@ -46,6 +46,7 @@ from gongzhi.analytics.anomaly import (
     detect_out_of_range,
     detect_spikes,
     detect_steps,
+    drift_statistic,
     prepare,
 )
 from gongzhi.analytics.baseline import Baseline
@@ -127,15 +128,20 @@ class _Signals:
     """The evidence arrays of a prepared series, computed once: baseline z, and the step statistic
     (a change at a change point is compared with changes, a level with levels)."""
 
-    def __init__(self, p: Prepared, w: int) -> None:
+    def __init__(self, p: Prepared, w: int, drift_window_s: float) -> None:
         self.p, self.w = p, w
-        self._step = None
+        self.drift_slots = max(4, int(round(drift_window_s / p.grid.step)))
+        self._cache: dict[str, np.ndarray] = {}
 
     def of(self, test: str) -> np.ndarray:
         if test == "step":
-            if self._step is None:
-                self._step = _step_z(self.p, self.w)
-            return self._step
+            if "step" not in self._cache:
+                self._cache["step"] = _step_z(self.p, self.w)
+            return self._cache["step"]
+        if test == "drift":
+            if "drift" not in self._cache:
+                self._cache["drift"] = drift_statistic(self.p, self.drift_slots)[0]
+            return self._cache["drift"]
         return self.p.z
 
 
@@ -219,8 +225,8 @@ def assess(times, values: Mapping[str, object], *, flags: Mapping[str, object] |
                 m[code] = prepare(u.times, arr, baseline=u.baselines.get(code), parameter=code)
         up_prepared.append((u, m))
 
-    sig = {c: _Signals(p, th.step_window) for c, p in prepared.items()}
-    up_sig = [(u, {c: _Signals(p, th.step_window) for c, p in m.items()}) for u, m in up_prepared]
+    sig = {c: _Signals(p, th.step_window, th.drift_window_s) for c, p in prepared.items()}
+    up_sig = [(u, {c: _Signals(p, th.step_window, th.drift_window_s) for c, p in m.items()}) for u, m in up_prepared]
     hard = [a for a in found if a.verdict == FAULT]
     out = []
     for a in found:
@@ -236,15 +242,19 @@ def _judge(a: Anomaly, prepared: Mapping[str, _Signals], signature: Mapping[str,
            th: Thresholds) -> Anomaly:
     code = a.parameter
     d = _direction(a)
-    # a step is compared with steps at the same change point (± 2 slots), anything else with
-    # baseline z over its span (± 1 slot)
-    step = a.test == "step"
-    a_end = a.start_s if step else a.end_s
-    pad = 2 if step else 1
+    # a step is compared with steps at the same change point (± 2 slots), a drift with drifts
+    # (level change over the same window) at its peak (± 2 slots), anything else with baseline z
+    # over its span (± 1 slot)
+    a_start, a_end, pad = a.start_s, a.end_s, 1
+    if a.test == "step":
+        a_end, pad = a.start_s, 2
+    elif a.test == "drift":
+        a_start = a_end = a.peak_s
+        pad = 2
     # 1. overlap with a proven instrument problem on the same parameter
     for h in hard:
-        if h.parameter == code and h.overlaps(a.start_s, a.end_s) and h is not a:
-            return a.with_verdict(FAULT, f"overlaps a {h.test} anomaly of the same instrument")
+        if h.parameter == code and h is not a and h.start_s <= a.peak_s <= h.end_s:
+            return a.with_verdict(FAULT, f"its strongest value lies in a {h.test} anomaly of the same instrument")
 
     # 2. related parameters of the same station
     corroborating, quiet = [], []
@@ -254,7 +264,7 @@ def _judge(a: Anomaly, prepared: Mapping[str, _Signals], signature: Mapping[str,
                 continue
             s_q = prepared[q]
             want = d * signature[code] * sq
-            peak, n = _signed_peak(s_q.p, _window(s_q.p, a.start_s, a_end, pad), want, s_q.of(a.test))
+            peak, n = _signed_peak(s_q.p, _window(s_q.p, a_start, a_end, pad), want, s_q.of(a.test))
             if n == 0:
                 continue
             (corroborating if peak > th.corroborate_k else quiet).append((q, round(peak, 2)))
@@ -270,12 +280,12 @@ def _judge(a: Anomaly, prepared: Mapping[str, _Signals], signature: Mapping[str,
         tau = u.travel_time_s
         tol = max(2 * p.grid.step, th.upstream_tolerance * tau)
         # upstream must show it first: only times before the station's own start count
-        sl = _window(p, a.start_s - tau - tol, min(a_end - tau + tol, a.start_s - p.grid.step), pad=0)
+        sl = _window(p, a_start - tau - tol, min(a_end - tau + tol, a_start - p.grid.step), pad=0)
         peak, n = _signed_peak(p, sl, d, zu)
         if n == 0:
             continue
         ip = sl.start + int(np.nanargmax(d * np.nan_to_num(zu[sl], nan=-np.inf)))
-        lag = a.start_s - p.grid.at(ip)
+        lag = a_start - p.grid.at(ip)
         rec = {"upstream": u.name, "peak_z": round(peak, 2), "travel_time_s": tau, "lag_s": lag}
         (showed if peak > th.upstream_k else silent).append(rec)
 
@@ -311,8 +321,9 @@ def _judge(a: Anomaly, prepared: Mapping[str, _Signals], signature: Mapping[str,
 def summarise(anomalies: Sequence[Anomaly], *, gap_s: float = 0.0) -> list[dict]:
     """Group overlapping anomalies of one parameter (within ``gap_s``) into findings — one per
     condition, for an alarm: ``{"parameter", "start_s", "end_s", "verdict", "tests", "anomalies"}``.
-    The verdict of a group: FAULT if any member is a hard fault or a flag; else the majority of
-    the decided members (EVENT/FAULT), UNCERTAIN on a tie or when none is decided."""
+    The verdict of a group: FAULT when hard faults or device flags cover at least half of its
+    span, or when there is one and the other members do not call it an event more often than a
+    fault; else the majority of the decided members (EVENT/FAULT), UNCERTAIN on a tie."""
     by_param: dict[str, list[Anomaly]] = {}
     for a in sorted(anomalies, key=lambda x: x.start_s):
         by_param.setdefault(a.parameter, []).append(a)
@@ -332,11 +343,28 @@ def summarise(anomalies: Sequence[Anomaly], *, gap_s: float = 0.0) -> list[dict]
 
 
 def _group(code: str, group: list[Anomaly]) -> dict:
-    if any(a.test in HARD_FAULT_TESTS or (a.test == "flag" and a.verdict == FAULT) for a in group):
+    start, end = min(a.start_s for a in group), max(a.end_s for a in group)
+    hard = [a for a in group if a.test in HARD_FAULT_TESTS or (a.test == "flag" and a.verdict == FAULT)]
+    cover = _covered([(a.start_s, a.end_s) for a in hard]) / max(end - start, 1.0) if hard else 0.0
+    f = sum(a.verdict == FAULT for a in group if a not in hard)
+    e = sum(a.verdict == EVENT for a in group)
+    if cover >= 0.5 or (hard and f >= e):
         verdict = FAULT
     else:
-        f = sum(a.verdict == FAULT for a in group)
-        e = sum(a.verdict == EVENT for a in group)
         verdict = FAULT if f > e else EVENT if e > f else UNCERTAIN
-    return {"parameter": code, "start_s": min(a.start_s for a in group), "end_s": max(a.end_s for a in group),
-            "verdict": verdict, "tests": sorted({a.test for a in group}), "anomalies": group}
+    return {"parameter": code, "start_s": start, "end_s": end, "verdict": verdict,
+            "tests": sorted({a.test for a in group}), "anomalies": group}
+
+
+def _covered(spans: list[tuple[float, float]]) -> float:
+    total, cur_s, cur_e = 0.0, None, None
+    for s, e in sorted(spans):
+        if cur_e is None or s > cur_e:
+            if cur_e is not None:
+                total += cur_e - cur_s
+            cur_s, cur_e = s, e
+        else:
+            cur_e = max(cur_e, e)
+    if cur_e is not None:
+        total += cur_e - cur_s
+    return total
