@@ -19,13 +19,11 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
-import warnings
-
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from gongzhi.analytics.baseline import Baseline, fit_baseline
-from gongzhi.analytics.series import Grid, as_seconds, regular, rolling_nanmedian, runs
+from gongzhi.analytics.series import MAD_TO_SIGMA, Grid, as_seconds, nanmedian_rows, regular, rolling_nanmedian, runs
 
 __all__ = [
     "FAULT", "EVENT", "UNCERTAIN", "Anomaly", "Prepared", "prepare",
@@ -434,9 +432,7 @@ def rolling_robust_z(times, values, *, window: int = 168, threshold: float = 3.5
     med = rolling_nanmedian(prev, window - 1, min_count=mc)
     pad = np.concatenate([np.full(window - 1, np.nan), prev])
     view = sliding_window_view(pad, window)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        mad = np.nanmedian(np.abs(view - med[:, None]), axis=1) * 1.4826
+    mad = nanmedian_rows(np.abs(view - med[:, None]))[0] * MAD_TO_SIGMA
     with np.errstate(invalid="ignore", divide="ignore"):
         z = (x - med) / mad
     z[~np.isfinite(z)] = np.nan
