@@ -186,3 +186,22 @@ def test_summarise_groups_one_condition_per_parameter(pair):
     assert [(round((g["start_s"] - T0) / HOUR), g["verdict"]) for g in nh3][:1] == [(200, FAULT)]
     episode = [g for g in nh3 if g["start_s"] >= T0 + 300 * HOUR]
     assert episode and episode[0]["verdict"] == EVENT and "excursion" in episode[0]["tests"]
+
+
+def test_flagged_values_are_reported_by_their_flag_only(pair):
+    _, (t, down) = pair
+    flags = {c: np.array(["N"] * N, dtype=object) for c in down}
+    for c in down:  # one calibration hour: every analyser reads its span standard, flagged C
+        down[c][300] *= 2.0
+        flags[c][300] = "C"
+    down["w21003"][500] += 3.0  # and a real single-sensor spike elsewhere
+    found = assess(t, down, flags=flags)
+    at_cal = [a for a in found if a.start_s <= T0 + 300 * HOUR <= a.end_s]
+    assert at_cal and {a.test for a in at_cal} == {"flag"}
+    assert all(a.verdict == FAULT and "calibration" in a.reasons[0] for a in at_cal)
+    spikes = by(found, "spike", "w21003")
+    assert [(a.peak_s - T0) / HOUR for a in spikes] == [500]
+    # without the flags the calibration hour is a spike on every parameter, multi-parameter and
+    # so an EVENT — the reason the device flag is used when there is one
+    unflagged = [a for a in assess(t, down) if a.test == "spike" and a.start_s == T0 + 300 * HOUR]
+    assert len(unflagged) >= 6

@@ -34,6 +34,7 @@ import numpy as np
 from gongzhi.analytics.anomaly import (
     EVENT,
     FAULT,
+    FLAG_VERDICTS,
     UNCERTAIN,
     Anomaly,
     Prepared,
@@ -102,6 +103,17 @@ class Thresholds:
     subset_rel_tol: float = 0.1
 
 
+def _flagged_bad(flags, n: int) -> np.ndarray | None:
+    """Samples whose HJ 212 flag says the value is not a measurement of the water (D, F, B, C, M)."""
+    if flags is None:
+        return None
+    f = np.asarray(flags, dtype=object)
+    if f.ndim != 1 or f.shape[0] != n:
+        return None
+    bad = {k for k, (verdict, _) in FLAG_VERDICTS.items() if verdict == FAULT}
+    return np.array([str(x).strip().upper() in bad if x is not None else False for x in f], bool)
+
+
 def _window(p: Prepared, start_s: float, end_s: float, pad: int = 1) -> slice:
     i0 = int(np.floor((start_s - p.grid.t0) / p.grid.step)) - pad
     i1 = int(np.ceil((end_s - p.grid.t0) / p.grid.step)) + pad + 1
@@ -168,7 +180,8 @@ def assess(times, values: Mapping[str, object], *, flags: Mapping[str, object] |
     the values given when absent); ``ranges``: code → physically possible ``(low, high)``;
     ``signature``: the parameters that move together in pollution (default by ``kind``:
     ``section`` → :data:`SURFACE_WATER_SIGNATURE`, ``air`` → :data:`AIR_SIGNATURE`,
-    ``outlet`` → none); ``upstream``: neighbours with travel times; ``since_s``: report only
+    ``outlet`` → none); values flagged D, F, B, C or M are reported by the flag test and left
+    out of every other test (they do not measure the water); ``upstream``: neighbours with travel times; ``since_s``: report only
     anomalies ending at or after this time (the values before serve as history); ``skip``:
     names of tests not to run (e.g. ``{"subset"}`` for data known to break NH3-N ≤ TN).
 
@@ -184,10 +197,15 @@ def assess(times, values: Mapping[str, object], *, flags: Mapping[str, object] |
     n_times = np.asarray(times).shape[0] if np.ndim(times) else 0
 
     prepared: dict[str, Prepared] = {}
+    clean: dict[str, np.ndarray] = {}
     for code, v in values.items():
         arr = np.asarray(v, float)
         if arr.ndim != 1 or arr.shape[0] != n_times:
             continue
+        bad = _flagged_bad(flags.get(code), n_times)
+        if bad is not None and bad.any():
+            arr = np.where(bad, np.nan, arr)  # known-bad values judge nothing; their flag is reported
+        clean[code] = arr
         prepared[code] = prepare(times, arr, baseline=baselines.get(code), parameter=code)
 
     found: list[Anomaly] = []
@@ -210,10 +228,10 @@ def assess(times, values: Mapping[str, object], *, flags: Mapping[str, object] |
             found += detect_flags(times, fl, parameter=code, values=values[code])
     for part, whole in SUBSET_PAIRS:
         if part in prepared and whole in prepared and "subset" not in skip:
-            found += check_subset(times, values[part], values[whole], part_name=part, whole_name=whole,
+            found += check_subset(times, clean[part], clean[whole], part_name=part, whole_name=whole,
                                   rel_tol=th.subset_rel_tol)
     if "w01009" in prepared and "w01010" in prepared and kind == "section" and "do_saturation" not in skip:
-        found += check_do_saturation(times, values["w01009"], values["w01010"])
+        found += check_do_saturation(times, clean["w01009"], clean["w01010"])
 
     up_prepared: list[tuple[Upstream, dict[str, Prepared]]] = []
     for u in upstream:
