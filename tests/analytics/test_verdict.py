@@ -205,3 +205,17 @@ def test_flagged_values_are_reported_by_their_flag_only(pair):
     # so an EVENT — the reason the device flag is used when there is one
     unflagged = [a for a in assess(t, down) if a.test == "spike" and a.start_s == T0 + 300 * HOUR]
     assert len(unflagged) >= 6
+
+
+def test_a_spike_is_not_rescued_by_upstream_but_by_two_related_spikes(pair):
+    (tu, up), (t, down) = pair
+    up["w21003"][190:196] += 2.0  # something upstream one travel time before
+    down["w21003"][200] += 3.0
+    spike = by(assess(t, down, upstream=[Upstream("S-up", tu, up, TAU_H * HOUR)]), "spike", "w21003")[0]
+    assert spike.verdict == FAULT and spike.details["upstream_showed"] == []
+    # the same sample jumping on three signature parameters at once (a slug passing the intake)
+    down["w01019"][200] += 4.0
+    down["w21001"][200] += 2.5
+    spike = by(assess(t, down), "spike", "w21003")[0]
+    assert spike.verdict == EVENT
+    assert {q for q, _ in spike.details["corroborating"]} >= {"w01019", "w21001"}

@@ -14,9 +14,11 @@ one station and judge each anomaly with the evidence around it.
 Verdict rules, in order (the reasons list every piece of evidence used):
 
 * a hard-fault test, or an anomaly whose strongest value lies in one on the same parameter → FAULT;
+* a spike (one sample, straight back) → FAULT unless at least two related parameters spiked with
+  it in the signature direction (upstream does not count: a plume that travelled is never one
+  sample wide);
 * corroborated by ≥ 1 related parameter in the signature direction, or the upstream neighbour
   showed the same change about one travel time earlier → EVENT;
-* a spike (one sample, straight back) with neither → FAULT;
 * a drift, step or excursion with neither, where related parameters or upstream data were there
   to show it → FAULT ("a single-parameter jump that nothing else saw");
 * at a discharge outlet (``kind="outlet"``), a sustained excursion or step with no fault sign
@@ -150,6 +152,11 @@ class _Signals:
             if "step" not in self._cache:
                 self._cache["step"] = _step_z(self.p, self.w)
             return self._cache["step"]
+        if test == "spike":
+            if "spike" not in self._cache:
+                m = rolling_nanmedian(self.p.x, 2, 2, skip_center=True, min_count=2)
+                self._cache["spike"] = (self.p.x - m) / self.p.baseline.spike_scale
+            return self._cache["spike"]
         if test == "drift":
             if "drift" not in self._cache:
                 self._cache["drift"] = drift_statistic(self.p, self.drift_slots)[0]
@@ -264,7 +271,9 @@ def _judge(a: Anomaly, prepared: Mapping[str, _Signals], signature: Mapping[str,
     # (level change over the same window) at its peak (± 2 slots), anything else with baseline z
     # over its span (± 1 slot)
     a_start, a_end, pad = a.start_s, a.end_s, 1
-    if a.test == "step":
+    if a.test == "spike":
+        pad = 0
+    elif a.test == "step":
         a_end, pad = a.start_s, 2
     elif a.test == "drift":
         a_start = a_end = a.peak_s
@@ -290,7 +299,7 @@ def _judge(a: Anomaly, prepared: Mapping[str, _Signals], signature: Mapping[str,
     # 3. upstream, one travel time earlier
     showed, silent = [], []
     for u, m in upstream:
-        if code not in m:
+        if code not in m or a.test == "spike":  # a plume that travelled is never one sample wide
             continue
         s_u = m[code]
         p = s_u.p
@@ -309,6 +318,11 @@ def _judge(a: Anomaly, prepared: Mapping[str, _Signals], signature: Mapping[str,
 
     details = {"corroborating": corroborating, "quiet_related": quiet, "upstream_showed": showed,
                "upstream_silent": silent}
+    if a.test == "spike" and len(corroborating) < 2:
+        why = "one sample that came straight back"
+        if quiet or len(corroborating) == 1:
+            why += ", with no change in related parameters (at most one moved with it)"
+        return a.with_verdict(FAULT, why, **details)
     if corroborating or showed:
         why = []
         if corroborating:
@@ -318,11 +332,6 @@ def _judge(a: Anomaly, prepared: Mapping[str, _Signals], signature: Mapping[str,
                 f"{s['upstream']} z {s['peak_z']:+g} {s['lag_s'] / 3600:.1f} h earlier (travel {s['travel_time_s'] / 3600:.1f} h)"
                 for s in showed))
         return a.with_verdict(EVENT, *why, **details)
-    if a.test == "spike":
-        why = "one sample that came straight back"
-        if quiet or silent:
-            why += ", with no change in related parameters or upstream"
-        return a.with_verdict(FAULT, why, **details)
     if quiet or silent:
         why = []
         if quiet:
