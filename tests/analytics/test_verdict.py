@@ -219,3 +219,14 @@ def test_a_spike_is_not_rescued_by_upstream_but_by_two_related_spikes(pair):
     spike = by(assess(t, down), "spike", "w21003")[0]
     assert spike.verdict == EVENT
     assert {q for q, _ in spike.details["corroborating"]} >= {"w01019", "w21001"}
+
+
+def test_an_upstream_with_unusable_data_is_ignored(pair):
+    _, (t, down) = pair
+    down["w21003"][200] += 3.0
+    junk = Upstream("junk", np.array([0.0, 1.0, 2.0, 1e9]), {"w21003": [1.0, 2.0, 3.0, 4.0]}, TAU_H * HOUR)
+    short = Upstream("short", t[:10], {"w21003": np.ones(3)}, TAU_H * HOUR)
+    found = assess(t, down, upstream=[junk, short])
+    assert by(found, "spike", "w21003")[0].verdict == FAULT
+    with pytest.raises(ValueError):
+        assess(np.array([0.0, 1.0, 2.0, 1e9]), {"w21003": [1.0, 2.0, 3.0, 4.0]})

@@ -194,7 +194,8 @@ def assess(times, values: Mapping[str, object], *, flags: Mapping[str, object] |
 
     Bad input gives defined outcomes: an empty or all-NaN series has no anomalies; a parameter
     whose values do not match ``times`` in length is skipped with nothing reported for it (the
-    others are still judged)."""
+    others are still judged); an upstream neighbour with unusable data is ignored. Times that are
+    not a time series (see :func:`gongzhi.analytics.series.regular`) raise ``ValueError``."""
     th = thresholds or Thresholds()
     baselines = baselines or {}
     ranges = ranges or {}
@@ -247,7 +248,10 @@ def assess(times, values: Mapping[str, object], *, flags: Mapping[str, object] |
         for code, v in u.values.items():
             arr = np.asarray(v, float)
             if arr.ndim == 1 and arr.shape[0] == nu:
-                m[code] = prepare(u.times, arr, baseline=u.baselines.get(code), parameter=code)
+                try:
+                    m[code] = prepare(u.times, arr, baseline=u.baselines.get(code), parameter=code)
+                except (ValueError, TypeError):  # a neighbour's bad times never cost the station its verdicts
+                    continue
         up_prepared.append((u, m))
 
     sig = {c: _Signals(p, th.step_window, th.drift_window_s) for c, p in prepared.items()}
