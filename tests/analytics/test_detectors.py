@@ -235,3 +235,10 @@ def test_to_dict_is_json_friendly(clean):
     json.dumps(d)
     assert d["test"] == "flat" and d["verdict"] == FAULT and isinstance(d["band"], list)
     assert EVENT != FAULT != UNCERTAIN
+
+
+def test_flags_are_read_case_and_space_insensitively_and_none_is_no_flag():
+    t = T0 + HOUR * np.arange(5)
+    flags = np.array(["N", " d", None, "d", "m"], dtype=object)
+    found = detect_flags(t, flags)
+    assert [(a.details["flag"], hours(a.start_s), hours(a.end_s)) for a in found] == [("D", 1, 1), ("D", 3, 3), ("M", 4, 4)]

@@ -336,6 +336,15 @@ FLAG_VERDICTS: dict[str, tuple[str, str]] = {
 }
 
 
+def normalise_flags(flags) -> np.ndarray:
+    """HJ 212 data flags as upper-case stripped strings ("" for None / empty), vectorised."""
+    f = np.asarray(flags)
+    if f.dtype == object:
+        f = np.where(np.equal(f, None), "", f)
+    u = np.char.upper(np.char.strip(f.astype(str)))
+    return u
+
+
 def detect_flags(times, flags, *, parameter: str = "", values=None) -> list[Anomaly]:
     """Stretches the device itself flagged as not normal (any flag other than N or empty)."""
     t = np.asarray(times)
@@ -348,9 +357,9 @@ def detect_flags(times, flags, *, parameter: str = "", values=None) -> list[Anom
     order = np.argsort(sec, kind="stable")
     sec, f = sec[order], f[order]
     v = np.full(f.size, np.nan) if values is None else np.asarray(values, float)[order]
-    fs = np.array(["" if x is None else str(x).strip().upper() for x in f], dtype=object)
+    fs = normalise_flags(f)
     out = []
-    for flag in sorted({x for x in fs if x not in ("", "N")}):
+    for flag in sorted(set(np.unique(fs).tolist()) - {"", "N"}):
         verdict, why = FLAG_VERDICTS.get(flag, (UNCERTAIN, f"unknown device flag {flag!r}"))
         for a, b in runs(fs == flag):
             out.append(Anomaly("flag", parameter, float(sec[a]), float(sec[b - 1]), float(sec[a]),

@@ -50,6 +50,7 @@ from gongzhi.analytics.anomaly import (
     detect_spikes,
     detect_steps,
     drift_statistic,
+    normalise_flags,
     prepare,
 )
 from gongzhi.analytics.baseline import Baseline
@@ -112,8 +113,8 @@ def _flagged_bad(flags, n: int) -> np.ndarray | None:
     f = np.asarray(flags, dtype=object)
     if f.ndim != 1 or f.shape[0] != n:
         return None
-    bad = {k for k, (verdict, _) in FLAG_VERDICTS.items() if verdict == FAULT}
-    return np.array([str(x).strip().upper() in bad if x is not None else False for x in f], bool)
+    bad = [k for k, (verdict, _) in FLAG_VERDICTS.items() if verdict == FAULT]
+    return np.isin(normalise_flags(f), bad)
 
 
 def _window(p: Prepared, start_s: float, end_s: float, pad: int = 1) -> slice:
