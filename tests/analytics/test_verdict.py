@@ -230,3 +230,21 @@ def test_an_upstream_with_unusable_data_is_ignored(pair):
     assert by(found, "spike", "w21003")[0].verdict == FAULT
     with pytest.raises(ValueError):
         assess(np.array([0.0, 1.0, 2.0, 1e9]), {"w21003": [1.0, 2.0, 3.0, 4.0]})
+
+
+def test_a_drift_nothing_else_shares_is_a_fault_and_a_shared_one_is_dropped(pair):
+    _, (t, down) = pair
+    ramp = np.linspace(0.0, 1.0, 120)
+    alone = {c: v.copy() for c, v in down.items()}
+    alone["w21003"][400:520] += 2.0 * ramp
+    alone["w21003"][520:] += 2.0
+    drifts = by(assess(t, alone), "drift", "w21003")
+    assert drifts and all(a.verdict == FAULT for a in drifts)
+    assert any("single-parameter drift" in r for r in drifts[0].reasons)
+    shared = {c: v.copy() for c, v in down.items()}
+    for c, inc in PULSE.items():  # the whole signature creeps together: the water changed
+        shared[c][400:520] += inc * ramp
+        shared[c][520:] += inc
+    assert not by(assess(t, shared), "drift", "w21003")
+    kept = by(assess(t, shared, keep_shared_drifts=True), "drift", "w21003")
+    assert kept and all(a.verdict == EVENT for a in kept)

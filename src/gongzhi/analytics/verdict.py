@@ -24,6 +24,9 @@ Verdict rules, in order (the reasons list every piece of evidence used):
 * at a discharge outlet (``kind="outlet"``), a sustained excursion or step with no fault sign
   → EVENT (a discharge's pollutants change independently: process upsets are real);
 * otherwise UNCERTAIN (nothing to compare with).
+
+A drift that related parameters or upstream share is a real slow change of the water (season,
+weather, flow): neither an instrument drift nor a warning, so it is dropped unless asked for.
 """
 
 from __future__ import annotations
@@ -179,7 +182,8 @@ def assess(times, values: Mapping[str, object], *, flags: Mapping[str, object] |
            ranges: Mapping[str, tuple[float | None, float | None]] | None = None,
            signature: Mapping[str, int] | None = None, kind: str = "section",
            upstream: Sequence[Upstream] = (), thresholds: Thresholds | None = None,
-           since_s: float | None = None, skip: Collection[str] = ()) -> list[Anomaly]:
+           since_s: float | None = None, skip: Collection[str] = (),
+           keep_shared_drifts: bool = False) -> list[Anomaly]:
     """All anomalies of one station, each with its verdict and reasons.
 
     ``times``: sample times (epoch seconds or datetime64) shared by every parameter;
@@ -191,7 +195,10 @@ def assess(times, values: Mapping[str, object], *, flags: Mapping[str, object] |
     ``outlet`` → none); values flagged D, F, B, C or M are reported by the flag test and left
     out of every other test (they do not measure the water); ``upstream``: neighbours with travel times; ``since_s``: report only
     anomalies ending at or after this time (the values before serve as history); ``skip``:
-    names of tests not to run (e.g. ``{"subset"}`` for data known to break NH3-N ≤ TN).
+    names of tests not to run (e.g. ``{"subset"}`` for data known to break NH3-N ≤ TN);
+    ``keep_shared_drifts``: also return drifts that related parameters or upstream shared (a
+    real slow change of the water — season, weather, flow — not an instrument drift and not a
+    warning; dropped by default).
 
     Bad input gives defined outcomes: an empty or all-NaN series has no anomalies; a parameter
     whose values do not match ``times`` in length is skipped with nothing reported for it (the
@@ -262,8 +269,10 @@ def assess(times, values: Mapping[str, object], *, flags: Mapping[str, object] |
     for a in found:
         if since_s is not None and a.end_s < since_s:
             continue
-        out.append(a if a.verdict != UNCERTAIN or a.test == "flag" else
-                   _judge(a, sig, signature, up_sig, hard, kind, th))
+        judged = a if a.verdict != UNCERTAIN or a.test == "flag" else _judge(a, sig, signature, up_sig, hard, kind, th)
+        if judged.test == "drift" and judged.verdict == EVENT and not keep_shared_drifts:
+            continue
+        out.append(judged)
     return sorted(out, key=lambda x: (x.start_s, x.parameter, x.test))
 
 
