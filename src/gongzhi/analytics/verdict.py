@@ -127,9 +127,8 @@ def _window(p: Prepared, start_s: float, end_s: float, pad: int = 1) -> slice:
 
 
 def _direction(a: Anomaly) -> int:
-    if a.test == "spike" or a.test == "excursion":
-        return 1 if a.statistic > 0 else -1
-    if a.test in ("step", "drift"):
+    """+1 when the anomaly went up, −1 when down (by its signed statistic where it has one)."""
+    if a.test in ("spike", "excursion", "step", "drift"):
         return 1 if a.statistic > 0 else -1
     return 1 if a.observed >= a.expected else -1
 
@@ -143,8 +142,9 @@ def _step_z(p: Prepared, w: int) -> np.ndarray:
 
 
 class _Signals:
-    """The evidence arrays of a prepared series, computed once: baseline z, and the step statistic
-    (a change at a change point is compared with changes, a level with levels)."""
+    """The evidence arrays of a prepared series, each computed once when first asked for: the
+    baseline z, and the spike, step and drift statistics (like is compared with like: a change at
+    a change point with changes, a level with levels)."""
 
     def __init__(self, p: Prepared, w: int, drift_window_s: float) -> None:
         self.p, self.w = p, w
