@@ -232,9 +232,10 @@ def test_to_dict_is_json_friendly(clean):
     y = x.copy()
     y[300:306] = y[300]
     d = detect_flat(t, y)[0].to_dict()
-    json.dumps(d)
+    assert json.loads(json.dumps(d, allow_nan=False)) == d
     assert d["test"] == "flat" and d["verdict"] == FAULT and isinstance(d["band"], list)
-    assert EVENT != FAULT != UNCERTAIN
+    r = detect_out_of_range(t, y, low=-5.0, high=5.0)[0].to_dict()  # its band is NaN: becomes null
+    assert json.dumps(r, allow_nan=False) and r["band"] == [None, None]
 
 
 def test_flags_are_read_case_and_space_insensitively_and_none_is_no_flag():

@@ -101,4 +101,7 @@ def test_lagged_correlation_definition():
 def test_to_dict_json(case):
     import json
     t, section, cands = case
-    json.dumps([r.to_dict() for r in rank_sources(t, section, cands)])
+    later = Candidate("later", t + 1000 * HOUR, cands[2].values, 9 * HOUR)  # no overlap: NaN lag and r
+    out = [r.to_dict() for r in rank_sources(t, section, cands + [later])]
+    json.dumps(out, allow_nan=False)
+    assert out[-1]["name"] == "later" and out[-1]["correlation"] is None and out[0]["rank"] == 1

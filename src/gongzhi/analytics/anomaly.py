@@ -36,6 +36,19 @@ EVENT = "EVENT"
 UNCERTAIN = "UNCERTAIN"
 
 
+def json_safe(v):
+    """``v`` with NaN / ±inf floats replaced by ``None`` and NumPy scalars by Python ones, recursively."""
+    if isinstance(v, dict):
+        return {k: json_safe(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [json_safe(x) for x in v]
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
 @dataclass(frozen=True)
 class Anomaly:
     """One anomaly and its evidence.
@@ -71,14 +84,12 @@ class Anomaly:
         return self.start_s <= end_s and start_s <= self.end_s
 
     def to_dict(self) -> dict:
+        """Plain JSON types; NaN and infinities become ``None`` (JSON has no NaN)."""
         d = asdict(self)
         d["band"] = list(self.band)
         d["reasons"] = list(self.reasons)
         d["details"] = dict(self.details)
-        for k, v in list(d.items()):
-            if isinstance(v, float) and not math.isfinite(v):
-                d[k] = None
-        return d
+        return json_safe(d)
 
 
 @dataclass(frozen=True)

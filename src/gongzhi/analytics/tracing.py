@@ -31,6 +31,7 @@ from typing import Sequence
 
 import numpy as np
 
+from gongzhi.analytics.anomaly import json_safe
 from gongzhi.analytics.series import as_seconds, regular, robust_scale, rolling_nanmedian
 
 __all__ = ["Candidate", "SourceRank", "rank_sources", "lagged_correlation"]
@@ -68,12 +69,8 @@ class SourceRank:
     correlation_by_lag: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        for k, v in d.items():
-            if isinstance(v, float) and not math.isfinite(v):
-                d[k] = None
-        d["reasons"] = list(self.reasons)
-        return d
+        """Plain JSON types; NaN becomes ``None``."""
+        return json_safe({k: getattr(self, k) for k in self.__dataclass_fields__})
 
 
 def _detrend(x: np.ndarray, half: int) -> np.ndarray:
