@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import HOUR, T0, make_series
+from analytics_synth import HOUR, T0, make_series
 
 from gongzhi.analytics import (
     EVENT,

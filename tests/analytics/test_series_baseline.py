@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import HOUR, T0, make_series
+from analytics_synth import HOUR, T0, make_series
 from numpy.lib.stride_tricks import sliding_window_view
 
 from gongzhi.analytics.baseline import Baseline, fit_baseline, season_hour

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import HOUR, T0
+from analytics_synth import HOUR, T0
 
 from gongzhi.analytics import EVENT, FAULT, UNCERTAIN, Upstream, assess, summarise
 
