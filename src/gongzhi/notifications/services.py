@@ -436,6 +436,7 @@ def run_dispatcher(stop: threading.Event, *, interval: float = 2.0, limit: int =
     ``interval`` seconds. Database errors are logged and the loop carries on."""
     while not stop.is_set():
         busy = False
+        _wake.clear()  # a notify() committing from here on wakes the next round
         try:
             close_old_connections()
             result = dispatch_due(limit=limit)
@@ -446,7 +447,6 @@ def run_dispatcher(stop: threading.Event, *, interval: float = 2.0, limit: int =
             log.exception("notification dispatch failed; retrying in %s s", interval)
         if not busy:
             _wake.wait(interval)
-            _wake.clear()
     close_old_connections()
 
 
@@ -458,3 +458,32 @@ def start_dispatcher_thread(*, interval: float = 2.0) -> tuple[threading.Thread,
                               name="notification-dispatcher", daemon=True)
     thread.start()
     return thread, stop
+
+
+# --- webhook endpoints ----------------------------------------------------------------------------
+
+MIN_SECRET_LENGTH = 16
+
+
+def save_webhook_endpoint(*, endpoint: WebhookEndpoint | None = None, bureau=None, name: str | None = None,
+                          url: str | None = None, secret: str | None = None, kinds: str | None = None,
+                          active: bool | None = None, timeout_seconds: float | None = None) -> WebhookEndpoint:
+    """Create or change a bureau's webhook endpoint (validated: http(s) URL, secret of at least
+    16 characters, timeout between 0.1 and 30 s)."""
+    from django.core.exceptions import ValidationError
+
+    endpoint = endpoint or WebhookEndpoint()
+    for attr, value in (("bureau", bureau), ("name", name), ("url", url), ("secret", secret), ("kinds", kinds),
+                        ("active", active), ("timeout_seconds", timeout_seconds)):
+        if value is not None:
+            setattr(endpoint, attr, value)
+    errors = {}
+    if len(endpoint.secret or "") < MIN_SECRET_LENGTH:
+        errors["secret"] = f"the secret needs at least {MIN_SECRET_LENGTH} characters"
+    if not (0.1 <= float(endpoint.timeout_seconds) <= 30):
+        errors["timeout_seconds"] = "between 0.1 and 30 seconds"
+    if errors:
+        raise ValidationError(errors)
+    endpoint.full_clean()
+    endpoint.save()
+    return endpoint
