@@ -44,6 +44,14 @@ class Notification(models.Model):
     def body_for(self, language: str) -> str:
         return self.body_en if language.startswith("en") and self.body_en else self.body
 
+    @property
+    def safe_link(self) -> str:
+        """The link if it is a site path or an http(s) URL (never ``javascript:`` and the like)."""
+        link = (self.link or "").strip()
+        if (link.startswith("/") and not link.startswith("//")) or link.startswith(("http://", "https://")):
+            return link
+        return ""
+
 
 class DeliveryStatus(models.TextChoices):
     QUEUED = "queued", _("排队中")

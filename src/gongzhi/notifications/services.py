@@ -465,6 +465,24 @@ def start_dispatcher_thread(*, interval: float = 2.0) -> tuple[threading.Thread,
 MIN_SECRET_LENGTH = 16
 
 
+def webhook_endpoint_errors(endpoint: WebhookEndpoint) -> dict[str, str]:
+    """The service's own rules beyond the model fields (used by the admin form too)."""
+    from django.utils.translation import gettext as _t
+
+    errors = {}
+    if len(endpoint.secret or "") < MIN_SECRET_LENGTH:
+        errors["secret"] = _t("签名密钥至少 %(n)d 个字符") % {"n": MIN_SECRET_LENGTH}
+    try:
+        timeout_ok = 0.1 <= float(endpoint.timeout_seconds) <= 30
+    except (TypeError, ValueError):
+        timeout_ok = False
+    if not timeout_ok:
+        errors["timeout_seconds"] = _t("超时应在 0.1 到 30 秒之间")
+    if endpoint.url and not endpoint.url.lower().startswith(("http://", "https://")):
+        errors["url"] = _t("地址须以 http:// 或 https:// 开头")
+    return errors
+
+
 def save_webhook_endpoint(*, endpoint: WebhookEndpoint | None = None, bureau=None, name: str | None = None,
                           url: str | None = None, secret: str | None = None, kinds: str | None = None,
                           active: bool | None = None, timeout_seconds: float | None = None) -> WebhookEndpoint:
@@ -477,11 +495,7 @@ def save_webhook_endpoint(*, endpoint: WebhookEndpoint | None = None, bureau=Non
                         ("active", active), ("timeout_seconds", timeout_seconds)):
         if value is not None:
             setattr(endpoint, attr, value)
-    errors = {}
-    if len(endpoint.secret or "") < MIN_SECRET_LENGTH:
-        errors["secret"] = f"the secret needs at least {MIN_SECRET_LENGTH} characters"
-    if not (0.1 <= float(endpoint.timeout_seconds) <= 30):
-        errors["timeout_seconds"] = "between 0.1 and 30 seconds"
+    errors = webhook_endpoint_errors(endpoint)
     if errors:
         raise ValidationError(errors)
     endpoint.full_clean()
