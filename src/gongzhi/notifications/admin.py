@@ -13,6 +13,8 @@ from gongzhi.sharing import policy
 
 
 class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(label=_("地址"), max_length=500, assume_scheme="https")
+
     class Meta:
         model = WebhookEndpoint
         fields = "__all__"
@@ -50,11 +52,6 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return self.has_change_permission(request, obj)
-
-    def formfield_for_dbfield(self, db_field, request, **kwargs):
-        if db_field.name == "url":
-            kwargs["assume_scheme"] = "https"
-        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "bureau":

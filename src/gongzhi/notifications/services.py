@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from gongzhi.notifications.channels import all_channels, get_channel
@@ -356,8 +356,18 @@ def dispatch_due(*, now: dt.datetime | None = None, limit: int = 200) -> Dispatc
             continue
         by_channel.setdefault(d.channel, []).append(d)
     if by_channel:
-        for d, error in _send_all(by_channel):
-            _finish(d, token, result, now, error=error)
+        outcomes = list(_send_all(by_channel))
+        # one transaction for the batch's bookkeeping: one commit instead of one per delivery
+        with transaction.atomic():
+            sent = [d.pk for d, error in outcomes if error is None]
+            if sent:
+                Delivery.objects.filter(pk__in=sent, claim_token=token, status=DeliveryStatus.SENDING).update(
+                    status=DeliveryStatus.SENT, attempts=F("attempts") + 1, sent_at=now, last_error="", claim_token="")
+                result.sent += len(sent)
+                result.outcomes.update(dict.fromkeys(sent, "sent"))
+            for d, error in outcomes:
+                if error is not None:
+                    _finish(d, token, result, now, error=error)
     return result
 
 
