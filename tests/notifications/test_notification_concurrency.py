@@ -130,3 +130,41 @@ def _two_dispatcher_processes_on_a_sqlite_file(tmp_path):
     claimed = [int(out.split("claimed ")[1].split(",")[0]) for out, _err in outs]
     assert sum(claimed) == 40
     assert json.loads(run("-c", REPORT).stdout) == ["sent"] * 40
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dispatcher_thread_sends_at_once_after_a_commit_and_stops(people, bureaus):
+    with WebhookReceiver(SECRET) as rx:
+        services.save_webhook_endpoint(bureau=bureaus["qp"], name="值班系统", url=rx.url + "/hook", secret=SECRET, timeout_seconds=5)
+        thread, stop = services.start_dispatcher_thread(interval=30)  # only the commit can wake it in time
+        try:
+            import time
+
+            time.sleep(0.3)  # the loop's first (empty) round is over; it now waits up to 30 s
+            services.notify(recipients=[people["qp_duty"]], kind="report.ready", subject="报告", body="", ref="r:1")
+            deadline = time.monotonic() + 10
+            while not rx.accepted and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert len(rx.accepted) == 1
+        finally:
+            stop.set()
+            thread.join(10)
+        assert not thread.is_alive()
+    assert Delivery.objects.get().status == "sent"
+
+
+def test_cli_dispatch_once_and_status(people, bureaus, capsys):
+    from gongzhi.cli import main
+
+    with WebhookReceiver(SECRET) as rx:
+        services.save_webhook_endpoint(bureau=bureaus["qp"], name="ok", url=rx.url + "/ok", secret=SECRET)
+        services.save_webhook_endpoint(bureau=bureaus["qp"], name="gone", url=rx.url + "/gone", secret=SECRET)
+        for i in range(3):
+            services.notify(recipients=[people["qp_duty"]], kind="report.ready", subject=f"报告 {i}", body="", ref=f"r:{i}")
+        assert main(["notifications", "dispatch", "--once", "--limit", "2"]) == 1  # the /gone ones failed for good
+    out = capsys.readouterr().out
+    assert "claimed 6, sent 3, retried 0, failed 3, deferred 0" in out
+    assert main(["notifications", "status"]) == 0
+    status = capsys.readouterr().out.split("\n")
+    assert "webhook      failed     3" in status and "webhook      sent       3" in status
+    assert main(["notifications", "dispatch", "--once", "--limit", "0"]) == 2

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -457,13 +457,21 @@ def run_dispatcher(stop: threading.Event, *, interval: float = 2.0, limit: int =
             log.exception("notification dispatch failed; retrying in %s s", interval)
         if not busy:
             _wake.wait(interval)
-    close_old_connections()
+    connections.close_all()  # this thread's connections
+
+
+class _StopEvent(threading.Event):
+    """Setting it also wakes the loop, so it stops at once instead of after its interval."""
+
+    def set(self) -> None:
+        super().set()
+        _wake.set()
 
 
 def start_dispatcher_thread(*, interval: float = 2.0) -> tuple[threading.Thread, threading.Event]:
     """Run :func:`run_dispatcher` on a daemon thread (used by ``gongzhi demo``); set the returned
     event to stop it."""
-    stop = threading.Event()
+    stop = _StopEvent()
     thread = threading.Thread(target=run_dispatcher, args=(stop,), kwargs={"interval": interval},
                               name="notification-dispatcher", daemon=True)
     thread.start()
