@@ -32,11 +32,11 @@ def test_list_shows_only_my_notifications_in_chinese_then_english(client, people
     client.force_login(people["qp_duty"])
     page = client.get("/notifications/").content.decode()
     assert "急水港断面氨氮超标" in page and "昆山的告警" not in page
-    assert "1 条未读" in page
+    assert "1 条未读" in page and "告警触发" in page
     client.cookies["django_language"] = "en"
     page = client.get("/notifications/").content.decode()
     assert "Ammonia exceeds the class III limit" in page and "1 unread" in page
-    assert "Notifications" in page
+    assert "Notifications" in page and "Alarm opened" in page
 
 
 def test_mark_selected_and_all_read(client, people):

@@ -59,8 +59,12 @@ def test_rolled_back_with_the_callers_transaction(people):
     assert not Notification.objects.exists() and not Delivery.objects.exists()
 
 
-def test_no_recipients_and_missing_kind(people):
+def test_no_recipients_one_user_inactive_users_and_missing_kind(people):
     assert _notify([]) == []
+    assert [n.recipient_id for n in _notify(people["qp_duty"])] == [people["qp_duty"].pk]
+    people["ks_duty"].is_active = False
+    people["ks_duty"].save()
+    assert _notify(type(people["ks_duty"]).objects.filter(username="ks-duty"), ref="alarm:2") == []
     assert _notify([None]) == []
     with pytest.raises(ValueError):
         _notify([people["qp_duty"]], kind=" ")

@@ -17,6 +17,7 @@ import sys
 COMMAND_MODULES = (
     "demo",
     "serve",
+    "notifications",
     "gateway",
     "simulate",
     "manage",
@@ -25,7 +26,6 @@ COMMAND_MODULES = (
     "hj212",
     "observations",
     "api",
-    "notifications",
 )
 
 

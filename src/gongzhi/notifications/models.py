@@ -13,6 +13,16 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
+#: Names of the kinds the platform sends (others are shown by their code).
+KIND_LABELS = {
+    "alarm.opened": _("告警触发"),
+    "alarm.resolved": _("告警解除"),
+    "warning.downstream": _("下游预警"),
+    "warning.escalated": _("预警升级"),
+    "warning.cancelled": _("预警撤销"),
+}
+
+
 class Notification(models.Model):
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("接收人")
@@ -43,6 +53,10 @@ class Notification(models.Model):
 
     def body_for(self, language: str) -> str:
         return self.body_en if language.startswith("en") and self.body_en else self.body
+
+    @property
+    def kind_label(self) -> str:
+        return str(KIND_LABELS.get(self.kind, self.kind))
 
     @property
     def safe_link(self) -> str:

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import close_old_connections, connections, transaction
-from django.db.models import F, Q
+from django.db.models import F, Model, Q
 from django.utils import timezone
 
 from gongzhi.notifications.channels import all_channels, get_channel
@@ -63,13 +63,15 @@ def notify(*, recipients, kind: str, subject: str, body: str, subject_en: str = 
     channel problem. ``kind`` is e.g. ``"alarm.opened"``, ``"warning.downstream"``,
     ``"warning.escalated"``; ``ref`` identifies the source object (e.g. ``"alarm:42"``).
 
-    De-duplication: a recipient who already has a notification of the same ``kind`` and ``ref``
-    (``ref`` not empty) is skipped. Inactive users and repeated users are skipped. Returns the
-    notifications created."""
+    ``recipients`` is an iterable of users (a list, a queryset) or one user. De-duplication: a
+    recipient who already has a notification of the same ``kind`` and ``ref`` (``ref`` not empty)
+    is skipped. Inactive users and repeated users are skipped. Returns the notifications created."""
     now = now or timezone.now()
     kind = (kind or "").strip()
     if not kind:
         raise ValueError("notify() needs a kind, e.g. 'alarm.opened'")
+    if isinstance(recipients, Model):  # one user given as such
+        recipients = [recipients]
     users: dict[int, object] = {}
     for user in recipients or ():
         if user is not None and getattr(user, "pk", None) and getattr(user, "is_active", True):
