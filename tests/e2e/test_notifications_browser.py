@@ -1,6 +1,7 @@
 """In a real browser: the header badge loads htmx from the local vendor folder, polls every 10 s
 and shows a notification created meanwhile; the list opens it and the badge goes back to zero.
-Screenshot: var/screenshots/notifications.png."""
+Then quiet hours are set on the settings page. Screenshots: var/screenshots/notifications.png and
+notification-settings.png."""
 
 from __future__ import annotations
 
@@ -68,4 +69,14 @@ def test_badge_polls_and_the_list_marks_read(live_server, duty_officer, browser_
     assert page.url.endswith("/notifications/settings/")
     assert page.locator("#notification-badge [data-unread]").count() == 0
     assert _in_thread(lambda: services.unread_count(user=user)) == 0
+
+    # the settings page it linked to: quiet hours across midnight, saved through the form
+    page.fill("input[name=start]", "22:00")
+    page.fill("input[name=end]", "07:00")
+    page.click("form:has(input[value=quiet]) button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("text=免打扰时段已保存").count() == 1
+    page.screenshot(path=str(screenshot_dir / "notification-settings.png"), full_page=True)
+    quiet = _in_thread(lambda: (user.quiet_hours.start.strftime("%H:%M"), user.quiet_hours.end.strftime("%H:%M")))
+    assert quiet == ("22:00", "07:00")
     assert page.js_errors == []

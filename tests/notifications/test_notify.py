@@ -82,3 +82,26 @@ def test_unread_count_and_mark_read_only_own(people):
     assert services.unread_count(user=ks) == 1  # someone else's id changed nothing
     assert services.mark_read(user=qp, notification_ids="all") == 1
     assert services.unread_count(user=qp) == 0
+
+
+def test_purge_keeps_recent_and_still_waiting(people):
+    old = NOW - dt.timedelta(days=200)
+    _notify([people["qp_duty"]], kind="report.ready", ref="r:old-inapp", now=old)          # old, in-app only: goes
+    sent = _notify([people["qp_duty"]], ref="r:old-sent", now=old)[0]                       # old, email sent: goes
+    waiting = _notify([people["ks_duty"]], ref="r:old-waiting", now=old)[0]                 # old, email queued: stays
+    recent = _notify([people["qp_duty"]], ref="r:recent", now=NOW)[0]                       # recent: stays
+    Delivery.objects.filter(notification=sent).update(status="sent")
+    assert services.purge(days=180, now=NOW) == 2
+    assert set(Notification.objects.values_list("pk", flat=True)) == {waiting.pk, recent.pk}
+    assert Delivery.objects.filter(notification=sent).count() == 0
+    with pytest.raises(ValueError):
+        services.purge(days=0)
+
+
+def test_cli_purge(people, capsys):
+    from gongzhi.cli import main
+
+    _notify([people["qp_duty"]], kind="report.ready", ref="r:1", now=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    assert main(["notifications", "purge", "--days", "30"]) == 0
+    assert "1 notifications older than 30 days deleted" in capsys.readouterr().out
+    assert main(["notifications", "purge", "--days", "0"]) == 2

@@ -2,6 +2,7 @@
 
     gongzhi notifications dispatch [--once] [--interval SECONDS] [--limit N]
     gongzhi notifications status
+    gongzhi notifications purge [--days 180]
 
 ``dispatch`` runs until Ctrl-C, sending due deliveries every ``--interval`` seconds (default 2);
 with ``--once`` it sends everything due now, in batches of ``--limit``, and exits (for cron or
@@ -25,6 +26,9 @@ def register(subparsers) -> None:
     d.set_defaults(func=run_dispatch)
     s = sub.add_parser("status", help="count deliveries by channel and status")
     s.set_defaults(func=run_status)
+    pu = sub.add_parser("purge", help="delete notifications older than --days (never ones still waiting to be sent)")
+    pu.add_argument("--days", type=int, default=180, metavar="N", help="keep the last N days (default 180)")
+    pu.set_defaults(func=run_purge)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
@@ -73,4 +77,17 @@ def run_status(args) -> int:
         print("no deliveries")
     for row in rows:
         print(f"{row['channel']:<12} {row['status']:<10} {row['n']}")
+    return 0
+
+
+def run_purge(args) -> int:
+    if args.days < 1:
+        print("--days must be at least 1", file=sys.stderr)
+        return 2
+    from gongzhi.cli._django import setup
+
+    setup()
+    from gongzhi.notifications import services
+
+    print(f"gongzhi notifications: {services.purge(days=args.days)} notifications older than {args.days} days deleted")
     return 0

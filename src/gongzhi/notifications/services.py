@@ -440,6 +440,21 @@ def retry_now(*, delivery_ids, now: dt.datetime | None = None) -> int:
         status=DeliveryStatus.QUEUED, next_attempt_at=now, claim_token="")
 
 
+def purge(*, days: int = 180, now: dt.datetime | None = None) -> int:
+    """Delete notifications older than ``days`` days, with their deliveries, unless a delivery is
+    still waiting to go out (queued, sending, deferred). Returns how many notifications went."""
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    now = now or timezone.now()
+    waiting = Delivery.objects.filter(status__in=[DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.DEFERRED])
+    old = Notification.objects.filter(created__lt=now - dt.timedelta(days=days)).exclude(pk__in=waiting.values("notification_id"))
+    ids = list(old.values_list("pk", flat=True))
+    with transaction.atomic():
+        for start in range(0, len(ids), 1000):
+            Notification.objects.filter(pk__in=ids[start:start + 1000]).delete()
+    return len(ids)
+
+
 # --- the dispatcher loop --------------------------------------------------------------------------
 
 
