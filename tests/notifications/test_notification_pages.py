@@ -64,6 +64,7 @@ def test_open_marks_read_and_follows_only_safe_links(client, people):
     assert Notification.objects.get(pk=good.pk).read_at is not None
     assert client.get(f"/notifications/{bad.pk}/open/")["Location"] == "/notifications/"
     assert client.get(f"/notifications/{theirs.pk}/open/").status_code == 404
+    assert client.get(f"/notifications/{2**70}/open/").status_code == 404
     assert Notification.objects.get(pk=theirs.pk).read_at is None
 
 
@@ -110,6 +111,8 @@ def test_settings_save_quiet_hours_and_subscriptions(client, people):
     other = Subscription.objects.create(user=people["ks_duty"], kind_pattern="*", channel="email", enabled=False)
     client.post("/notifications/settings/", {"action": "unsubscribe", "id": other.pk})
     assert Subscription.objects.filter(pk=other.pk).exists()  # not mine
+    for junk in ("x", str(2**70), "-3", ""):
+        assert client.post("/notifications/settings/", {"action": "unsubscribe", "id": junk}).status_code == 302
     client.post("/notifications/settings/", {"action": "unsubscribe", "id": sub.pk})
     assert not Subscription.objects.filter(pk=sub.pk).exists()
     client.post("/notifications/settings/", {"action": "quiet-clear"})

@@ -77,7 +77,7 @@ def test_unread_count_and_mark_read_only_own(people):
     assert services.unread_count(user=qp) == 2
     ks_note = next(n for n in mine if n.recipient_id == ks.pk)
     qp_note = next(n for n in mine if n.recipient_id == qp.pk)
-    assert services.mark_read(user=qp, notification_ids=[ks_note.pk, qp_note.pk, "x"]) == 1
+    assert services.mark_read(user=qp, notification_ids=[ks_note.pk, qp_note.pk, "x", None, 2**70, -1]) == 1
     assert services.unread_count(user=qp) == 1
     assert services.unread_count(user=ks) == 1  # someone else's id changed nothing
     assert services.mark_read(user=qp, notification_ids="all") == 1

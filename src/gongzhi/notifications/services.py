@@ -211,8 +211,20 @@ def set_subscription(*, user, kind_pattern: str, channel: str, enabled: bool) ->
     return sub
 
 
-def delete_subscription(*, user, subscription_id: int) -> int:
-    return Subscription.objects.filter(user=user, pk=subscription_id).delete()[0]
+def valid_id(value) -> int | None:
+    """``value`` as a row id, or None when it cannot name a row (not a number, ≤ 0, ≥ 2**63)."""
+    try:
+        pk = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return pk if 0 < pk < 2**63 else None
+
+
+def delete_subscription(*, user, subscription_id) -> int:
+    pk = valid_id(subscription_id)
+    if pk is None:
+        return 0
+    return Subscription.objects.filter(user=user, pk=pk).delete()[0]
 
 
 # --- quiet hours ----------------------------------------------------------------------------------
@@ -256,12 +268,8 @@ def mark_read(*, user, notification_ids, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     qs = Notification.objects.filter(recipient=user, read_at__isnull=True)
     if notification_ids != "all":
-        ids = []
-        for value in notification_ids or ():
-            try:
-                ids.append(int(value))
-            except (TypeError, ValueError):
-                continue
+        # anything that cannot name a row is ignored (a huge number would overflow the database's integer)
+        ids = [pk for pk in map(valid_id, notification_ids or ()) if pk is not None]
         qs = qs.filter(pk__in=ids)
     return qs.update(read_at=now)
 

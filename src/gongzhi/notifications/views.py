@@ -61,6 +61,8 @@ def mark_read(request):
 @login_required
 @require_GET
 def open_notification(request, pk: int):
+    if services.valid_id(pk) is None:
+        raise Http404
     n = services.notifications_for(user=request.user).filter(pk=pk).first()
     if n is None:
         raise Http404
@@ -94,10 +96,7 @@ def settings_page(request):
                 messages.success(request, _("订阅已保存"))
                 return redirect("notifications-settings")
         elif action == "unsubscribe":
-            try:
-                services.delete_subscription(user=user, subscription_id=int(request.POST.get("id", "")))
-            except ValueError:
-                pass
+            services.delete_subscription(user=user, subscription_id=request.POST.get("id"))
             return redirect("notifications-settings")
     channels = all_channels()
     return render(request, "notifications/settings.html", {
