@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import close_old_connections, connections, transaction
 from django.db.models import F, Model, Q
 from django.utils import timezone
@@ -330,11 +331,14 @@ def claim_due(*, now: dt.datetime, limit: int = 200) -> tuple[str, list[Delivery
     if not ids:
         return token, []
     Delivery.objects.filter(_due_q(now), id__in=ids).update(status=DeliveryStatus.SENDING, claim_token=token, claimed_at=now)
-    rows = list(
-        Delivery.objects.filter(claim_token=token, status=DeliveryStatus.SENDING)
-        .select_related("notification__recipient", "endpoint__bureau")
-        .order_by("id")
-    )
+    rows = list(Delivery.objects.filter(claim_token=token, status=DeliveryStatus.SENDING).select_related("notification").order_by("id"))
+    # recipients and endpoints repeat across a batch: load each once, not once per row
+    users = get_user_model().objects.in_bulk({d.notification.recipient_id for d in rows})
+    endpoints = WebhookEndpoint.objects.select_related("bureau").in_bulk({d.endpoint_id for d in rows if d.endpoint_id})
+    for d in rows:
+        d.notification.recipient = users[d.notification.recipient_id]
+        if d.endpoint_id:
+            d.endpoint = endpoints[d.endpoint_id]
     return token, rows
 
 
