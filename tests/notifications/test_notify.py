@@ -105,3 +105,23 @@ def test_cli_purge(people, capsys):
     assert main(["notifications", "purge", "--days", "30"]) == 0
     assert "1 notifications older than 30 days deleted" in capsys.readouterr().out
     assert main(["notifications", "purge", "--days", "0"]) == 2
+
+
+def test_payload_is_stored_as_plain_json_whatever_it_holds(people):
+    from decimal import Decimal
+
+    import numpy as np
+
+    payload = {"value": float("nan"), "peak": float("inf"), "limit": Decimal("1.50"), "bad": Decimal("NaN"),
+               "count": np.int64(3), "mean": np.float64(2.5), "np_nan": np.float64("nan"), "at": NOW,
+               "sites": ("QP-W1", "KS-W1"), 7: {"nested": [float("-inf"), 1]}}
+    (n,) = _notify([people["qp_duty"]], payload=payload)
+    n.refresh_from_db()
+    assert n.payload == {"value": None, "peak": None, "limit": "1.50", "bad": None, "count": 3, "mean": 2.5, "np_nan": None,
+                         "at": "2026-06-01 02:00:00+00:00", "sites": ["QP-W1", "KS-W1"], "7": {"nested": [None, 1]}}
+
+
+def test_long_kind_and_ref_still_deduplicate(people):
+    kind, ref = "alarm." + "x" * 80, "alarm:" + "9" * 200
+    assert len(_notify([people["qp_duty"]], kind=kind, ref=ref)) == 1
+    assert _notify([people["qp_duty"]], kind=kind, ref=ref) == []

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -68,7 +69,8 @@ def notify(*, recipients, kind: str, subject: str, body: str, subject_en: str = 
     recipient who already has a notification of the same ``kind`` and ``ref`` (``ref`` not empty)
     is skipped. Inactive users and repeated users are skipped. Returns the notifications created."""
     now = now or timezone.now()
-    kind = (kind or "").strip()
+    kind = (kind or "").strip()[:64]
+    ref = (ref or "")[:128]
     if not kind:
         raise ValueError("notify() needs a kind, e.g. 'alarm.opened'")
     if isinstance(recipients, Model):  # one user given as such
@@ -89,14 +91,14 @@ def notify(*, recipients, kind: str, subject: str, body: str, subject_en: str = 
                 return []
         created = Notification.objects.bulk_create([
             Notification(
-                recipient_id=pk, kind=kind[:64], subject=(subject or "")[:200], body=body or "",
+                recipient_id=pk, kind=kind, subject=(subject or "")[:200], body=body or "",
                 subject_en=(subject_en or "")[:200], body_en=body_en or "", link=(link or "")[:500],
-                payload=payload, ref=(ref or "")[:128], urgent=bool(urgent), created=now,
+                payload=payload, ref=ref, urgent=bool(urgent), created=now,
             )
             for pk in users
         ])
         if any(n.pk is None for n in created):  # a backend without RETURNING: read the rows back
-            created = list(Notification.objects.filter(recipient_id__in=users, kind=kind, created=now, ref=ref[:128]).order_by("id"))
+            created = list(Notification.objects.filter(recipient_id__in=users, kind=kind, created=now, ref=ref).order_by("id"))
         for n in created:
             n.recipient = users[n.recipient_id]
         _queue_deliveries(created, kind=kind, urgent=bool(urgent), now=now)
@@ -104,11 +106,35 @@ def notify(*, recipients, kind: str, subject: str, body: str, subject_en: str = 
     return created
 
 
-def _json_safe(payload: dict) -> dict:
-    """The payload as plain JSON (dates and decimals become strings) so storing it cannot fail."""
+def _json_safe(payload):
+    """The payload as plain JSON so storing it cannot fail on either database: dates and decimals
+    become strings, NaN and infinities (a broken sensor's value) become null, keys become strings."""
+
+    def clean(value, depth=0):
+        if depth > 50:
+            return None
+        if isinstance(value, float):
+            return value if math.isfinite(value) else None
+        if value is None or isinstance(value, (str, int, bool)):
+            return value
+        if isinstance(value, dict):
+            return {str(k): clean(v, depth + 1) for k, v in value.items()}
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return [clean(v, depth + 1) for v in value]
+        if isinstance(value, Decimal):
+            return str(value) if value.is_finite() else None
+        if hasattr(value, "item") and callable(value.item):  # a NumPy scalar
+            try:
+                return clean(value.item(), depth + 1)
+            except (TypeError, ValueError):
+                pass
+        return str(value)
+
     try:
-        return json.loads(json.dumps(payload, default=str))
-    except (TypeError, ValueError):
+        cleaned = clean(payload)
+        json.dumps(cleaned, allow_nan=False)
+        return cleaned
+    except (TypeError, ValueError, RecursionError):
         return {"unserialisable_payload": repr(payload)[:1000]}
 
 
