@@ -191,3 +191,22 @@ def test_every_notification_template_string_has_an_english_translation():
             found.add(re.sub(r"{{\s*(\w+)\s*}}", r"%(\1)s", body))
     assert len(found) > 20
     assert sorted(found - known) == []
+
+
+def test_policy_on_bureau_wide_settings(admins, bureaus, people):
+    from django.contrib.auth.models import AnonymousUser
+
+    from gongzhi.sharing import policy
+
+    qp, ks = bureaus["qp"], bureaus["ks"]
+    assert set(policy.administered_bureaus(admins["root"])) == {qp, ks}
+    assert list(policy.administered_bureaus(admins["qp_admin"])) == [qp]
+    assert not policy.administered_bureaus(admins["qp_viewer"]).exists()
+    assert not policy.administered_bureaus(people["qp_duty"]).exists()  # duty officers read, they do not configure
+    assert not policy.administered_bureaus(AnonymousUser()).exists()
+    assert policy.can_administer_bureau(admins["qp_admin"], qp) and policy.can_administer_bureau(admins["qp_admin"], qp.pk)
+    assert not policy.can_administer_bureau(admins["qp_admin"], ks)
+    assert policy.can_administer_bureau(admins["root"], ks)
+    assert not policy.can_administer_bureau(admins["qp_admin"], None)
+    admins["qp_admin"].is_active = False
+    assert not policy.can_administer_bureau(admins["qp_admin"], qp)
