@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from gongzhi.notifications.channels import all_channels
+from gongzhi.notifications.models import CTX
 
 
 def user_channel_choices():
@@ -15,7 +17,7 @@ def user_channel_choices():
 class QuietHoursForm(forms.Form):
     start = forms.TimeField(label=_("开始（北京时间）"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
     end = forms.TimeField(label=_("结束（北京时间）"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
-    enabled = forms.BooleanField(label=_("启用"), required=False, initial=True)
+    enabled = forms.BooleanField(label=pgettext_lazy(CTX, "启用"), required=False, initial=True)
 
 
 class SubscriptionForm(forms.Form):
