@@ -11,6 +11,7 @@ from ninja.renderers import JSONRenderer
 from gongzhi.api import assessments, errors, joint_zones, parameters, push, sites
 from gongzhi.api.auth import READ_AUTH
 from gongzhi.api.docs import OfflineSwagger
+from gongzhi.notifications.api import router as notifications_router
 
 
 
@@ -37,6 +38,7 @@ api = NinjaAPI(
 errors.install(api)
 
 api.add_router("/v1", sites.router)
+api.add_router("/v1", notifications_router)
 api.add_router("/v1", parameters.router)
 api.add_router("/v1", joint_zones.router)
 api.add_router("/v1", assessments.router)
