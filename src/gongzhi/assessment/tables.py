@@ -9,7 +9,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from gongzhi.assessment.services import CHANGE_LABELS  # noqa: F401  (labels translated here)
-from gongzhi.standards import hj633
+from gongzhi.standards import gb3838, hj633
 
 TABLES = {
     "water": ("sections", "bureaus", "rivers"),
@@ -40,6 +40,26 @@ def grade(zh: str | None, en: str | None) -> str:
     return (en or "") if english() else (zh or "")
 
 
+def indicator(key: str) -> str:
+    ind = gb3838.INDICATORS.get(key)
+    if ind is None:
+        return key
+    return ind.name_en if english() else ind.name_zh
+
+
+def pollutants(items: list[dict]) -> str:
+    """Main pollutants with their exceedance multiple: ``氨氮(0.2), 总磷(0.25)``."""
+    out = []
+    for m in items:
+        e = m.get("multiple")
+        if e is None:
+            out.append(indicator(m["indicator"]))
+        else:
+            text = f"{float(gb3838.round_half_even(e, 2)):.2f}".rstrip("0").rstrip(".")
+            out.append(f"{indicator(m['indicator'])}({text})")
+    return ", ".join(out)
+
+
 def scope_name(data: dict) -> str:
     if data.get("scope", "region") == "region":
         return _("全区域")
@@ -60,7 +80,7 @@ def _water_sections(data):
         rows.append([
             r["site"], name(r), name(r, "bureau_name"), name(r, "waterbody_name"), _yes(r["is_boundary"]) if r["is_boundary"] else "",
             r["target_label"] or "", r["label"] or "", grade(r["grade_zh"], r["grade_en"]), _yes(r["meets_target"]),
-            r["main_pollutants_text"], r["previous"]["label"] or "", change(r["previous"]["change"]),
+            pollutants(r["main_pollutants"]), r["previous"]["label"] or "", change(r["previous"]["change"]),
             r["last_year"]["label"] or "", change(r["last_year"]["change"]),
         ])
     return header, rows
@@ -88,7 +108,7 @@ def _water_rivers(data):
     rows = []
     for r in data["rivers"]:
         method = _("断面均值") if r["method"] == "mean" else _("断面比例")
-        mp = ",".join(m["indicator"] for m in r["main_pollutants"])
+        mp = ", ".join(indicator(m["indicator"]) for m in r["main_pollutants"])
         rows.append([name(r), r["n_sections"], method, grade(r["grade_zh"], r["grade_en"]), r["label"] or "",
                      r["good_share"], r["worse_v_share"], mp])
     return header, rows
