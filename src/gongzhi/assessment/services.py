@@ -106,7 +106,12 @@ class Visible:
 
 def visible_sites(user, *, kind: str, bureau: reg.Bureau | None = None) -> Visible:
     """Active sites of ``kind`` (of ``bureau``, or all) whose data the user may read."""
-    qs = reg.Site.objects.filter(kind=kind, active=True).select_related("owner", "jurisdiction__parent", "waterbody")
+    qs = (
+        reg.Site.objects.filter(kind=kind, active=True)
+        .select_related("owner", "jurisdiction__parent", "waterbody")
+        # geometry is not needed here and is most of the bytes
+        .defer("jurisdiction__boundary", "jurisdiction__parent__boundary", "waterbody__geometry")
+    )
     if bureau is not None:
         qs = qs.filter(owner=bureau)
     sites = list(qs.order_by("code"))
