@@ -144,3 +144,24 @@ def test_every_page_table_has_both_exports(region, page):
         for fmt in ("csv", "xlsx"):
             resp = c.get(f"/assessments/{page}/export/{table}.{fmt}", OCT)
             assert resp.status_code == 200, (table, fmt)
+
+
+def test_every_assessment_string_has_an_english_translation():
+    """Template strings and the strings marked in the app's Python modules are all in the .po file."""
+    from pathlib import Path
+
+    from gongzhi.devtools import msgfmt
+
+    po = msgfmt.LOCALE_DIR / "en" / "LC_MESSAGES" / "django.po"
+    known = {e.msgid for e in msgfmt.parse_po(po.read_text(encoding="utf-8"))}
+    app = Path(msgfmt.LOCALE_DIR).parent / "assessment"
+    found = set()
+    for template in (app / "templates").rglob("*.html"):
+        found |= set(re.findall(r'{%\s*translate\s+"([^"]+)"', template.read_text(encoding="utf-8")))
+    for module in app.glob("*.py"):
+        text = module.read_text(encoding="utf-8")
+        found |= set(re.findall(r'\b(?:_|gettext_noop)\("([^"]+)"\)', text))
+        for group in re.findall(r"(?:SUMMARY_HEADER|AIR_HEADER) = \((.*?)\)\n", text, flags=re.S):
+            found |= set(re.findall(r'"([^"]+)"', group))
+    assert len(found) > 80
+    assert sorted(found - known) == []

@@ -88,7 +88,7 @@ def _clean(v):
 
 def _r(v, d: int = 4):
     v = _clean(v)
-    return None if v is None else round(v, d)
+    return None if v is None else round(v, d) + 0.0  # + 0.0: no "-0"
 
 
 # --- sites, grants and the cache -----------------------------------------------------------------

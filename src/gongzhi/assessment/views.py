@@ -101,7 +101,7 @@ def landing(request):
 def _tables(page: str, data: dict) -> list[dict]:
     titles = {
         "sections": _("断面水质"), "bureaus": _("按局汇总"), "rivers": _("河流/湖库评价"),
-        "stations": _("空气站"), "jurisdictions": _("行政区"), "rankings": _("排名"),
+        "stations": _("空气站"), "jurisdictions": _("行政区"), "rankings": _("区县排名"),
     }
     out = []
     for which in tables.TABLES[page]:
@@ -136,7 +136,7 @@ def air(request):
     entities = [{"code": j["code"], "name": tables.name(j), "calendar": j["calendar"]} for j in data["jurisdictions"]]
     entities += [{"code": s["site"], "name": tables.name(s), "calendar": s["calendar"]} for s in data["stations"]]
     cal = {
-        "start": data["period"]["start"][:10], "end": data["period"]["end"][:10], "entities": entities,
+        "start": data["period"]["start"][:10], "end": data["period"]["end"][:10], "kind": data["period"]["kind"], "entities": entities,
         "categories": [{"level": c["level"], "name": c["en"] if en else c["zh"], "colour": c["colour"]} for c in data["categories"]],
         "text": {"aqi": "AQI", "primary": _("首要污染物")},
     }

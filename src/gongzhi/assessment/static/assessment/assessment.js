@@ -44,9 +44,11 @@
         return d[0] + "<br>" + cal.text.aqi + " " + d[3] + (d[4] ? "<br>" + cal.text.primary + " " + d[4] : "");
       }},
       visualMap: {type: "piecewise", dimension: 1, orient: "horizontal", left: "center", bottom: 0, pieces: pieces},
-      calendar: {range: range, top: 40, left: 40, right: 20, cellSize: ["auto", 18], yearLabel: {show: true},
-                 dayLabel: {firstDay: 1}},
+      calendar: {range: range, top: 40, left: 50, right: cal.kind === "year" ? 20 : null,
+                 cellSize: cal.kind === "month" ? [46, 26] : (cal.kind === "quarter" ? [30, 22] : ["auto", 18]),
+                 yearLabel: {show: cal.kind === "year"}, dayLabel: {firstDay: 1}},
       series: [{type: "heatmap", coordinateSystem: "calendar",
+                label: {show: cal.kind === "month", formatter: function (p) { return p.data[3]; }},
                 data: e.calendar.map(function (d) { return [d[0], d[2], d[2], d[1], d[3]]; })}]
     }, true);
   }
