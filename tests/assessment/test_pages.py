@@ -95,7 +95,7 @@ def test_air_page_calendar_and_export(region):
     cal = json.loads(re.search(r'<script id="calendar-data" type="application/json">(.*?)</script>', html, re.S).group(1))
     assert (cal["start"], cal["end"]) == ("2026-10-01", "2026-11-01")
     js = next(e for e in cal["entities"] if e["code"] == "JS-A1")
-    assert js["calendar"][0] == ["2026-10-01", 119, 3, "pm2_5"]
+    assert js["calendar"][0] == ["2026-10-01", 119, 3, "PM₂.₅"]
     assert [x["colour"] for x in cal["categories"]][:3] == ["#00e400", "#ffff00", "#ff7e00"]  # HJ 633 Table 2 colours
     rows = csv_rows(c.get("/assessments/air/export/stations.csv", OCT))
     js_row = next(r for r in rows if r[0] == "JS-A1")

@@ -40,6 +40,15 @@ def grade(zh: str | None, en: str | None) -> str:
     return (en or "") if english() else (zh or "")
 
 
+AIR_NAMES = {"so2": "SO₂", "no2": "NO₂", "co": "CO", "pm10": "PM₁₀", "pm2_5": "PM₂.₅", "o3": "O₃",
+             "o3_8h_max": "O₃-8h", "o3_1h_max": "O₃-1h", "o3_8h": "O₃-8h"}
+
+
+def air_pollutants(keys: str) -> str:
+    """``pm2_5,o3_8h_max`` → ``PM₂.₅, O₃-8h`` (display names of air pollutant keys)."""
+    return ", ".join(AIR_NAMES.get(k, k) for k in keys.split(",") if k)
+
+
 def indicator(key: str) -> str:
     ind = gb3838.INDICATORS.get(key)
     if ind is None:
@@ -120,7 +129,7 @@ AIR_HEADER = ("有效天数", "优良天数", "优良天数比例（%）", "PM2.
 
 def _air_cells(s):
     return [s["valid_days"], s["good_days"], s["good_day_ratio"], s.get("pm2_5_mean"), s.get("o3_8h_p90"),
-            s.get("composite_index"), s.get("composite_primary", ""), _yes(s.get("complete"))]
+            s.get("composite_index"), air_pollutants(s.get("composite_primary", "")), _yes(s.get("complete"))]
 
 
 def _air_stations(data):
@@ -142,7 +151,7 @@ def _air_calendar(data):
             code = r.get("site") or r.get("code")
             for day, aqi, level, primary in r["calendar"]:
                 c = cats.get(level)
-                rows.append([code, name(r), day, aqi, level, (c.en if english() else c.zh) if c else "", primary])
+                rows.append([code, name(r), day, aqi, level, (c.en if english() else c.zh) if c else "", air_pollutants(primary)])
     return header, rows
 
 

@@ -133,8 +133,11 @@ def air(request):
     except BadRequest as exc:
         return _bad(request, exc)
     en = tables.english()
-    entities = [{"code": j["code"], "name": tables.name(j), "calendar": j["calendar"]} for j in data["jurisdictions"]]
-    entities += [{"code": s["site"], "name": tables.name(s), "calendar": s["calendar"]} for s in data["stations"]]
+    def days(cal):
+        return [[d, a, lv, tables.air_pollutants(pp)] for d, a, lv, pp in cal]
+
+    entities = [{"code": j["code"], "name": tables.name(j), "calendar": days(j["calendar"])} for j in data["jurisdictions"]]
+    entities += [{"code": s["site"], "name": tables.name(s), "calendar": days(s["calendar"])} for s in data["stations"]]
     cal = {
         "start": data["period"]["start"][:10], "end": data["period"]["end"][:10], "kind": data["period"]["kind"], "entities": entities,
         "categories": [{"level": c["level"], "name": c["en"] if en else c["zh"], "colour": c["colour"]} for c in data["categories"]],
