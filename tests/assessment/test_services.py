@@ -162,3 +162,27 @@ def test_rankings_share_ranks_for_ties(region):
 def test_rankings_follow_the_policy(region):
     rows = services.rankings(region["users"]["qp"], period=OCT)["rows"]
     assert [r["code"] for r in rows] == ["310118"]
+
+
+def test_a_station_without_data_in_the_period_does_not_count_in_its_district(region):
+    from gongzhi.registry import models as reg
+
+    reg.Site.objects.create(code="KS-A3", name="新站", kind="air_station", owner=region["bureaus"]["ks"],
+                            jurisdiction=region["sites"]["KS-A1"].jurisdiction, lon=121.0, lat=31.1)
+    data = services.air_assessment(region["users"]["admin"], period=OCT)
+    st = {s["site"]: s for s in data["stations"]}
+    assert st["KS-A3"]["valid_days"] == 0 and st["KS-A3"]["good_day_ratio"] is None and st["KS-A3"]["calendar"] == []
+    assert st["KS-A3"]["composite_index"] is None
+    juris = {j["code"]: j for j in data["jurisdictions"]}
+    assert juris["320583"]["n_stations"] == 2 and juris["320583"]["composite_index"] == 3.31
+
+
+def test_a_period_without_any_data(region):
+    data = services.water_assessment(region["users"]["admin"], period=parse("year", "2020"))
+    assert [r["water_class"] for r in data["sections"]] == [None] * 4
+    assert data["summary"]["n_classified"] == 0 and data["summary"]["good_share"] is None
+    assert data["rivers"] == []
+    air = services.air_assessment(region["users"]["admin"], period=parse("month", "2020-02"))
+    assert all(s["valid_days"] == 0 for s in air["stations"]) and air["jurisdictions"] == []
+    ranks = services.rankings(region["users"]["admin"], period=parse("month", "2020-02"))
+    assert ranks["rows"] == []

@@ -612,7 +612,7 @@ def air_assessment(user, *, period: Period, scope: str = "region") -> dict:
             **air_stats(p, period), "calendar": _calendar(p),
         })
         d = _district(s, "county")
-        if d is not None and p:
+        if d is not None and _has_aqi(p):
             by_district[d.pk].append(p)
             districts[d.pk] = d
     jurisdictions = []
@@ -627,6 +627,11 @@ def air_assessment(user, *, period: Period, scope: str = "region") -> dict:
         "stations": stations, "jurisdictions": jurisdictions,
         "categories": [{"level": c.level, "zh": c.zh, "en": c.en, "colour": "#%02x%02x%02x" % c.rgb} for c in hj633.CATEGORIES],
     }
+
+
+def _has_aqi(payload: dict | None) -> bool:
+    """A station counts in its district when it has at least one daily AQI in the period."""
+    return bool(payload) and any(a is not None for a in payload.get("aqi", []))
 
 
 def _calendar(payload: dict) -> list[list]:
@@ -659,7 +664,7 @@ def _district_values(user, period: Period, level: str) -> dict[str, dict]:
     juris: dict[int, reg.Jurisdiction] = {}
     for s in air_vis.sites:
         d = _district(s, level)
-        if d is not None and air.get(s.pk):
+        if d is not None and _has_aqi(air.get(s.pk)):
             groups[d.pk].append(air[s.pk])
             juris[d.pk] = d
     for pk, payloads in groups.items():
