@@ -186,3 +186,18 @@ def test_a_period_without_any_data(region):
     assert all(s["valid_days"] == 0 for s in air["stations"]) and air["jurisdictions"] == []
     ranks = services.rankings(region["users"]["admin"], period=parse("month", "2020-02"))
     assert ranks["rows"] == []
+
+
+def test_a_series_in_an_unknown_unit_is_left_out_and_the_rest_still_counts(region):
+    from gongzhi.observations import services as obs
+    from gongzhi.observations.models import Source
+    from gongzhi.registry import models as reg
+
+    obs.series_resolver.clear()
+    sid = obs.series_resolver.get(site=region["sites"]["QP-W2"], parameter=reg.Parameter.objects.get(key="do"),
+                                  kind=SeriesKind.DAY, unit="furlong/fortnight")
+    obs.write_observations([obs.ObservationRow(sid, day(2026, 10, d), 0.5, "N", 0) for d in range(1, 32)], source=Source.DEVICE)
+    recompute()
+    row = by_site(services.water_assessment(region["users"]["admin"], period=OCT))["QP-W2"]
+    assert "do" not in row["indicators"]  # DO 0.5 in mg/L would be worse than Ⅴ: not guessed
+    assert row["label"] == "Ⅳ" and set(row["indicators"]) == {"nh3_n", "tp", "codmn"}
