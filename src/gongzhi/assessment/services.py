@@ -136,64 +136,90 @@ def resolve_scope(user, scope: str) -> reg.Bureau | None:
     return bureau
 
 
-def fingerprints(site_ids: Iterable[int], period: Period) -> dict[int, str]:
-    """Data version of each site's aggregates in ``period``: count, newest ``computed`` time and
-    value sum of its month aggregates. Every recompute of an hour re-stores its day and month
-    (:func:`gongzhi.observations.aggregates.recompute_dirty`), so late data, corrections and
-    invalidations all change it."""
+def fingerprints(site_ids: Iterable[int], periods: Iterable[Period]) -> dict[tuple[Period, int], str]:
+    """Data version of each site's aggregates in each period: count, newest ``computed`` time,
+    value sum and ``n`` sum of its month aggregates. Every recompute of an hour re-stores its day
+    and month (:func:`gongzhi.observations.aggregates.recompute_dirty`), so late data,
+    corrections and invalidations all change it. One grouped query for all the periods."""
+    periods = list(periods)
+    site_ids = list(site_ids)
+    if not periods or not site_ids:
+        return {}
+    bounds = [(p, p.start, p.end) for p in periods]
+    within = Q()
+    for _p, start, end in bounds:
+        within |= Q(start__gte=start, start__lt=end)
     rows = (
-        Aggregate.objects.filter(
-            period=AggPeriod.MONTH, start__gte=period.start, start__lt=period.end, series__site_id__in=list(site_ids)
-        )
-        .values("series__site_id")
+        Aggregate.objects.filter(within, period=AggPeriod.MONTH, series__site_id__in=site_ids)
+        .values("series__site_id", "start")
         .annotate(c=Count("id"), m=Max("computed"), s=Sum("value"), n=Sum("n"))
-        .values_list("series__site_id", "c", "m", "s", "n")
+        .values_list("series__site_id", "start", "c", "m", "s", "n")
     )
-    out = {}
-    for sid, c, m, s, n in rows:
-        out[sid] = f"{FACTS_VERSION}:{c}:{m.astimezone(UTC).isoformat() if m else ''}:{s!r}:{n}"
-    return out
+    acc: dict[tuple[Period, int], list] = {}
+    for sid, start, c, m, total, n in rows:
+        for p, p_start, p_end in bounds:
+            if p_start <= start < p_end:
+                a = acc.setdefault((p, sid), [0, None, 0.0, 0])
+                a[0] += c
+                a[1] = m if a[1] is None or (m is not None and m > a[1]) else a[1]
+                a[2] += total or 0.0
+                a[3] += n or 0
+    return {
+        k: f"{FACTS_VERSION}:{c}:{m.astimezone(UTC).isoformat() if m else ''}:{round(total, 9)!r}:{n}"
+        for k, (c, m, total, n) in acc.items()
+    }
 
 
 def _facts(kind: str, vis: Visible, period: Period) -> dict[int, dict]:
-    """Per-site inputs for ``period``: from the cache when current, else computed (and cached
-    for full-access sites)."""
+    return _facts_many(kind, vis, [period])[period]
+
+
+def _facts_many(kind: str, vis: Visible, periods: list[Period]) -> dict[Period, dict[int, dict]]:
+    """Per-site inputs for each period: from the cache when current, else computed (and cached
+    for full-access sites). Three queries for the cached case, whatever the number of periods."""
     compute = _water_facts if kind == FactKind.WATER else _air_facts
-    out: dict[int, dict] = {}
+    periods = list(dict.fromkeys(periods))
+    out: dict[Period, dict[int, dict]] = {p: {} for p in periods}
     if vis.full:
         ids = [s.pk for s in vis.full]
-        versions = fingerprints(ids, period)
-        cached = {
-            sid: (ver, payload)
-            for sid, ver, payload in CachedFacts.objects.filter(
-                kind=kind, site_id__in=ids, start=period.start, end=period.end
-            ).values_list("site_id", "version", "payload")
-        }
-        stale = []
-        for s in vis.full:
-            want = versions.get(s.pk, f"{FACTS_VERSION}:empty")
-            hit = cached.get(s.pk)
-            if hit is not None and hit[0] == want:
-                out[s.pk] = hit[1]
-            else:
-                stale.append(s)
-        if stale:
-            fresh = compute([s for s in stale], period, None)
-            now = timezone.now()
-            objs = [
-                CachedFacts(kind=kind, site=s, start=period.start, end=period.end,
-                            version=versions.get(s.pk, f"{FACTS_VERSION}:empty"), payload=fresh.get(s.pk, {}), computed=now)
-                for s in stale
-            ]
+        versions = fingerprints(ids, periods)
+        q = Q()
+        for p in periods:
+            q |= Q(start=p.start, end=p.end)
+        by_range = {(p.start, p.end): p for p in periods}
+        cached = {}
+        for sid, start, end, ver, payload in CachedFacts.objects.filter(q, kind=kind, site_id__in=ids).values_list(
+            "site_id", "start", "end", "version", "payload"
+        ):
+            p = by_range.get((start, end))
+            if p is not None:
+                cached[(p, sid)] = (ver, payload)
+        empty = f"{FACTS_VERSION}:empty"
+        objs = []
+        now = timezone.now()
+        for p in periods:
+            stale = []
+            for s in vis.full:
+                hit = cached.get((p, s.pk))
+                if hit is not None and hit[0] == versions.get((p, s.pk), empty):
+                    out[p][s.pk] = hit[1]
+                else:
+                    stale.append(s)
+            if stale:
+                fresh = compute(stale, p, None)
+                for s in stale:
+                    out[p][s.pk] = fresh.get(s.pk, {})
+                    objs.append(CachedFacts(kind=kind, site=s, start=p.start, end=p.end, version=versions.get((p, s.pk), empty),
+                                            payload=out[p][s.pk], computed=now))
+        if objs:
             with transaction.atomic():
                 CachedFacts.objects.bulk_create(
                     objs, update_conflicts=True, unique_fields=["kind", "site", "start", "end"],
                     update_fields=["version", "payload", "computed"],
                 )
-            for s in stale:
-                out[s.pk] = fresh.get(s.pk, {})
     if vis.restricted:
-        out.update(compute(vis.restricted, period, vis.grants))
+        for p in periods:
+            out[p].update(compute(vis.restricted, p, vis.grants))
     return out
 
 
@@ -369,9 +395,10 @@ def water_assessment(user, *, period: Period, scope: str = "region") -> dict:
     bureau = resolve_scope(user, scope)
     vis = visible_sites(user, kind=reg.SiteKind.WATER_SECTION, bureau=bureau)
     sites = vis.sites
-    facts = _facts(FactKind.WATER, vis, period)
-    prev = _classes(_facts(FactKind.WATER, vis, period.previous()), sites)
-    ly = _classes(_facts(FactKind.WATER, vis, period.last_year()), sites)
+    many = _facts_many(FactKind.WATER, vis, [period, period.previous(), period.last_year()])
+    facts = many[period]
+    prev = _classes(many[period.previous()], sites)
+    ly = _classes(many[period.last_year()], sites)
     res = _classify([facts[s.pk]["means"] for s in sites], [_wtype(s) for s in sites])
     rows = []
     for i, s in enumerate(sites):
