@@ -201,3 +201,17 @@ def test_a_series_in_an_unknown_unit_is_left_out_and_the_rest_still_counts(regio
     row = by_site(services.water_assessment(region["users"]["admin"], period=OCT))["QP-W2"]
     assert "do" not in row["indicators"]  # DO 0.5 in mg/L would be worse than Ⅴ: not guessed
     assert row["label"] == "Ⅳ" and set(row["indicators"]) == {"nh3_n", "tp", "codmn"}
+
+
+def test_towns_are_ranked_when_sites_are_registered_at_town_level(region):
+    from gongzhi.registry import models as reg
+
+    qp_county = region["sites"]["QP-A1"].jurisdiction
+    town = reg.Jurisdiction.objects.create(adcode="310118101", name="朱家角镇", name_en="Zhujiajiao", level="town", parent=qp_county)
+    for code in ("QP-A1", "QP-W2"):
+        reg.Site.objects.filter(code=code).update(jurisdiction=town)
+    towns = services.rankings(region["users"]["admin"], period=OCT, level="town")["rows"]
+    assert [(r["code"], r["composite_index"], r["compliance_rate"]) for r in towns] == [("310118101", 3.31, 0.0)]
+    # the county still counts its town's sites
+    counties = {r["code"]: r for r in services.rankings(region["users"]["admin"], period=OCT)["rows"]}
+    assert counties["310118"]["composite_index"] == 3.31 and counties["310118"]["n_sections"] == 2
