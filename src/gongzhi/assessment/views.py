@@ -155,7 +155,13 @@ def rankings(request):
         data = compute("rankings", request)
     except BadRequest as exc:
         return _bad(request, exc)
-    return render(request, "assessment/rankings.html", {"data": data, "tables": _tables("rankings", data), **_nav(request, "rankings", data)})
+    bars = [{"name": tables.name(r), "rank": r["composite_index_rank"], "value": r["composite_index"]}
+            for r in data["rows"] if r.get("composite_index") is not None]
+    chart = {"title": _("综合指数"), "bars": bars}
+    return render(request, "assessment/rankings.html", {
+        "data": data, "tables": _tables("rankings", data), "chart_json": json.dumps(chart, ensure_ascii=False),
+        "chart_height": 60 + 30 * len(bars), **_nav(request, "rankings", data),
+    })
 
 
 @login_required

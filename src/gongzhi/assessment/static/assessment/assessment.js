@@ -17,6 +17,20 @@
       series: [{type: "bar", data: classes.values.map(function (v, i) { return {value: v, itemStyle: {color: colours[i]}}; })}]
     });
   }
+  var ranks = data("rank-data");
+  var rankBox = document.getElementById("rank-chart");
+  if (ranks && rankBox && window.echarts && ranks.bars.length) {
+    var bars = ranks.bars.slice().reverse();  // best (rank 1) at the top
+    echarts.init(rankBox).setOption({
+      animation: false,
+      title: {text: ranks.title, textStyle: {fontSize: 13}},
+      grid: {left: 130, right: 60, top: 30, bottom: 20},
+      xAxis: {type: "value"},
+      yAxis: {type: "category", data: bars.map(function (b) { return b.rank + ". " + b.name; })},
+      series: [{type: "bar", data: bars.map(function (b) { return b.value; }), itemStyle: {color: "#0b6e4f"},
+                label: {show: true, position: "right"}}]
+    });
+  }
   var cal = data("calendar-data");
   var calBox = document.getElementById("aqi-calendar");
   var select = document.getElementById("cal-entity");
