@@ -43,7 +43,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from gongzhi.assessment.models import CachedFacts, FactKind
-from gongzhi.assessment.periods import BEIJING, Period, PeriodError, latest_complete, parse  # noqa: F401
+from gongzhi.assessment.periods import Period, PeriodError
 from gongzhi.ingest import qc
 from gongzhi.observations import aggregates as agg
 from gongzhi.observations import queries
@@ -284,7 +284,12 @@ def _allowed(g: _Group, grants, windows, start: dt.datetime, end: dt.datetime) -
         return True
     if level != DataLevel.VALIDATED:
         return False
-    return any(ws <= start and end <= we for ws, we in queries._windows_for(windows.get(g.site_id, []), g.parameter_id))
+    return any(ws <= start and end <= we for ws, we in _windows_of(windows.get(g.site_id, []), g.parameter_id))
+
+
+def _windows_of(windows: list[tuple], parameter_id: int) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Approved (start, end) windows that cover ``parameter_id`` (a window without a parameter covers all)."""
+    return [(ws, we) for p, ws, we in windows if p is None or p == parameter_id]
 
 
 def _utc(naive: dt.datetime) -> dt.datetime:
@@ -519,7 +524,7 @@ def _air_facts(sites: list[reg.Site], period: Period, grants) -> dict[int, dict]
                     vals = sub["value"].to_numpy().astype(np.float64) * g.factor
                     ok = (offs >= 0) & (offs < ndays * 24) & np.isfinite(vals)
                     if grants is not None and grants[g.site_id].level(g.parameter_id) == DataLevel.VALIDATED:
-                        wins = queries._windows_for(windows.get(g.site_id, []), g.parameter_id)
+                        wins = _windows_of(windows.get(g.site_id, []), g.parameter_id)
                         starts = sub["start"].to_list()
                         ok &= np.array([any(ws <= _utc(t) and _utc(t) + agg.HOUR <= we for ws, we in wins) for t in starts], dtype=bool)
                     grid.reshape(-1)[offs[ok]] = vals[ok]
@@ -749,9 +754,3 @@ def rankings(user, *, period: Period, level: str = "county") -> dict:
                 r[f"{measure}_change"] = _r(v - pv, 2) if (v is not None and pv is not None) else None
     rows.sort(key=lambda r: (r["composite_index_rank"] or 10**6, r["code"]))
     return {"kind": "rankings", "period": _period_out(period), "level": level, "rows": rows}
-
-
-def landing(user, *, now: dt.datetime | None = None) -> dict:
-    """The latest complete month, quarter and year (the landing page links)."""
-    now = now or timezone.now()
-    return {k: latest_complete(k, now) for k in ("month", "quarter", "year")}

@@ -8,7 +8,6 @@ from __future__ import annotations
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from gongzhi.assessment.services import CHANGE_LABELS  # noqa: F401  (labels translated here)
 from gongzhi.standards import gb3838, hj633
 
 TABLES = {
