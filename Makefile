@@ -28,12 +28,15 @@ $(WEB_VENDOR)/VERSIONS.json: package.json package-lock.json src/gongzhi/web/asse
 	npm ci --no-audit --no-fund
 	$(PY) -m gongzhi.web.assets
 
-# The end-to-end tests drive Debian's chromium (never a downloaded browser build).
+# The end-to-end tests drive Debian's chromium (never a downloaded browser build); a CJK font
+# (Debian's fonts-noto-cjk) makes the Chinese pages in their screenshots readable.
 chromium:
-	@if command -v chromium >/dev/null; then :; \
+	@need=""; command -v chromium >/dev/null || need="chromium"; \
+	fc-list 2>/dev/null | grep -qi 'CJK' || need="$$need fonts-noto-cjk"; \
+	if [ -z "$$need" ]; then :; \
 	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-	else echo "chromium is missing and cannot be installed here (not root): the end-to-end tests will skip (fail in CI)"; fi
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need; \
+	else echo "missing and not installable here (not root): $$need — the end-to-end tests skip without chromium (fail in CI); screenshots show no Chinese without a CJK font"; fi
 
 demo: install
 	$(VENV)/bin/gongzhi demo --data-dir $(DATA_DIR) --port $(PORT)
