@@ -19,6 +19,12 @@ Variables:
     generated once and kept in ``<data dir>/secret_key`` (mode 0600).
 ``GONGZHI_ALLOWED_HOSTS``
     Comma-separated host names (default ``127.0.0.1,localhost``).
+``GONGZHI_NOTIFICATION_CHANNELS``
+    Comma-separated dotted paths of notification channel classes (default: in-app, email,
+    webhook; docs/notifications.md).
+``GONGZHI_EMAIL_HOST``, ``_PORT``, ``_USER``, ``_PASSWORD``, ``_USE_TLS``, ``_USE_SSL``, ``_FROM``, ``_TIMEOUT``
+    The SMTP server notifications are sent through. Unset host: demo and development write
+    each email to ``<data dir>/mail/`` instead; production sends to ``localhost:25``.
 """
 
 from __future__ import annotations
@@ -192,3 +198,75 @@ def _create_key_file(path: Path) -> None:
             pass  # another process created it first: use theirs
     finally:
         tmp.unlink(missing_ok=True)
+
+
+DEFAULT_NOTIFICATION_CHANNELS = (
+    "gongzhi.notifications.channels.inapp.InAppChannel",
+    "gongzhi.notifications.channels.email.EmailChannel",
+    "gongzhi.notifications.channels.webhook.WebhookChannel",
+)
+
+
+def notification_channels(env: dict | None = None) -> list[str]:
+    env = os.environ if env is None else env
+    raw = env.get("GONGZHI_NOTIFICATION_CHANNELS", "").strip()
+    if not raw:
+        return list(DEFAULT_NOTIFICATION_CHANNELS)
+    return [p.strip() for p in raw.split(",") if p.strip()]
+
+
+def _flag(env: dict, name: str, default: bool = False) -> bool:
+    value = env.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={value!r}: use 1 or 0")
+
+
+@dataclass(frozen=True)
+class EmailConfig:
+    backend: str
+    host: str = "localhost"
+    port: int = 25
+    user: str = ""
+    password: str = ""
+    use_tls: bool = False
+    use_ssl: bool = False
+    timeout: float = 10.0
+    from_address: str = "gongzhi@localhost"
+    file_path: Path = Path("var/mail")
+
+
+def email(env: dict | None = None, *, mode: str | None = None, root: Path | None = None) -> EmailConfig:
+    """SMTP settings for the email notification channel."""
+    env = os.environ if env is None else env
+    mode = mode or environment(env)
+    folder = (root or data_dir(env)) / "mail"
+    host = env.get("GONGZHI_EMAIL_HOST", "").strip()
+    use_tls = _flag(env, "GONGZHI_EMAIL_USE_TLS")
+    use_ssl = _flag(env, "GONGZHI_EMAIL_USE_SSL")
+    if use_tls and use_ssl:
+        raise ConfigError("GONGZHI_EMAIL_USE_TLS and GONGZHI_EMAIL_USE_SSL exclude each other: set one")
+    port_raw = env.get("GONGZHI_EMAIL_PORT", "").strip()
+    try:
+        port = int(port_raw) if port_raw else (465 if use_ssl else 587 if use_tls else 25)
+        timeout = float(env.get("GONGZHI_EMAIL_TIMEOUT", "").strip() or 10)
+    except ValueError as exc:
+        raise ConfigError(f"GONGZHI_EMAIL_PORT/GONGZHI_EMAIL_TIMEOUT must be numbers: {exc}") from None
+    backend = env.get("GONGZHI_EMAIL_BACKEND", "").strip()
+    if not backend:
+        if host or mode == "production":
+            backend = "django.core.mail.backends.smtp.EmailBackend"
+        elif mode == "test":
+            backend = "django.core.mail.backends.locmem.EmailBackend"
+        else:
+            backend = "django.core.mail.backends.filebased.EmailBackend"
+    return EmailConfig(
+        backend=backend, host=host or "localhost", port=port,
+        user=env.get("GONGZHI_EMAIL_USER", ""), password=env.get("GONGZHI_EMAIL_PASSWORD", ""),
+        use_tls=use_tls, use_ssl=use_ssl, timeout=timeout,
+        from_address=env.get("GONGZHI_EMAIL_FROM", "").strip() or "gongzhi@localhost", file_path=folder,
+    )

@@ -139,3 +139,24 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "loggers": {"gongzhi": {"handlers": ["console"], "level": "INFO"}},
 }
+
+# Notifications (docs/notifications.md): channels by dotted path, retries, SMTP from the environment.
+GONGZHI_NOTIFICATION_CHANNELS = config.notification_channels()
+GONGZHI_NOTIFICATION_MAX_ATTEMPTS = int(config.os.environ.get("GONGZHI_NOTIFICATION_MAX_ATTEMPTS", "8"))
+GONGZHI_NOTIFICATION_RETRY_BASE = float(config.os.environ.get("GONGZHI_NOTIFICATION_RETRY_BASE", "30"))
+GONGZHI_NOTIFICATION_RETRY_CAP = float(config.os.environ.get("GONGZHI_NOTIFICATION_RETRY_CAP", "3600"))
+GONGZHI_NOTIFICATION_COMMAND = config.os.environ.get("GONGZHI_NOTIFICATION_COMMAND", "")
+GONGZHI_NOTIFICATION_COMMAND_TIMEOUT = float(config.os.environ.get("GONGZHI_NOTIFICATION_COMMAND_TIMEOUT", "10"))
+GONGZHI_BASE_URL = config.os.environ.get("GONGZHI_BASE_URL", "")
+_email = config.email(mode=GONGZHI_ENV, root=DATA_DIR)
+EMAIL_BACKEND = _email.backend
+EMAIL_FILE_PATH = str(_email.file_path)
+EMAIL_HOST = _email.host
+EMAIL_PORT = _email.port
+EMAIL_HOST_USER = _email.user
+EMAIL_HOST_PASSWORD = _email.password
+EMAIL_USE_TLS = _email.use_tls
+EMAIL_USE_SSL = _email.use_ssl
+EMAIL_TIMEOUT = _email.timeout
+DEFAULT_FROM_EMAIL = _email.from_address
+SERVER_EMAIL = _email.from_address
