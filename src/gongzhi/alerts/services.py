@@ -169,7 +169,7 @@ def _notify_owner(alarm: Alarm, now: dt.datetime) -> None:
     p = alarm.parameter
     value = "" if alarm.value is None else f"{alarm.value:g} {alarm.unit}".strip()
     n, err = _safe_send(
-        recipients=list(users), kind="alarm", subject=f"告警：{zh} {p.name_zh} {alarm.rule.name}",
+        recipients=list(users), kind="alarm.opened", subject=f"告警：{zh} {p.name_zh} {alarm.rule.name}",
         body=f"{zh} {p.name_zh} {value}，规则“{alarm.rule.name}”，开始于 {_bj(alarm.started_at)}（北京时间）。",
         subject_en=f"Alarm: {en} {p.name_en or p.key} {alarm.rule.name}",
         body_en=f"{en} {p.name_en or p.key} {value}, rule \"{alarm.rule.name}\", since {_bj(alarm.started_at)} (Beijing time).",
@@ -236,7 +236,7 @@ def close_alarm(*, alarm: Alarm, user, note: str, now: dt.datetime | None = None
     zh, en = _place_name(alarm)
     for w in pending:
         _safe_send(
-            recipients=_recipients(w.bureau, w.level), kind="alarm.warning_cancelled",
+            recipients=_recipients(w.bureau, w.level), kind="warning.cancelled",
             subject=f"预警撤销：{zh}", body=f"上游 {zh} 的告警已关闭：{note.strip()}",
             subject_en=f"Warning withdrawn: {en}", body_en=f"The alarm upstream at {en} was closed: {note.strip()}",
             link=_alarm_link(alarm), payload={"alarm": alarm.pk, "warning": w.pk}, ref=f"warning:{w.pk}:cancel",
@@ -295,7 +295,8 @@ def _warning_text(w: DownstreamWarning, alarm: Alarm, level: int) -> dict:
 
 
 def _send_warning(w: DownstreamWarning, alarm: Alarm, level: int, now: dt.datetime) -> tuple[int, str]:
-    return _safe_send(recipients=_recipients(w.bureau, level), kind="alarm.warning", link=_alarm_link(alarm),
+    kind = "warning.downstream" if level == EscalationLevel.DUTY else "warning.escalated"
+    return _safe_send(recipients=_recipients(w.bureau, level), kind=kind, link=_alarm_link(alarm),
                       payload={"alarm": alarm.pk, "warning": w.pk, "level": level},
                       ref=f"warning:{w.pk}:{level}", urgent=True, now=now, **_warning_text(w, alarm, level))
 
