@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "hj212",
     "observations",
     "api",
+    "alerts",
 )
 
 
