@@ -32,8 +32,7 @@ def make_user(username, bureau, role):
     return User.objects.create_user(username=username, password="pw-" + username + "-x1", bureau=bureau, role=role)
 
 
-@pytest.fixture
-def region(db):
+def build_region() -> dict:
     reg_services.seed_parameter_catalog()
     reg_services.code_index.invalidate()
     obs.series_resolver.clear()
@@ -78,8 +77,23 @@ def region(db):
             users[f"{b.code}_{role}"] = make_user(f"{b.code}_{role}", b, role)
     users["office_admin"] = make_user("office_admin", office, Role.ADMINISTRATOR)
     params = {p.key: p for p in reg.Parameter.objects.filter(key__in=["nh3_n", "do", "ph", "cod", "algal_density", "chl_a", "tp"])}
-    yield {"ks": ks, "qp": qp, "js": js, "far": far, "office": office, "up": up, "mid": mid, "br": br, "src": src,
-           "lake": lk, "o1": o1, "ent": ent, "users": users, "p": params, "reaches": reaches}
+    return {"ks": ks, "qp": qp, "js": js, "far": far, "office": office, "up": up, "mid": mid, "br": br, "src": src,
+            "lake": lk, "o1": o1, "ent": ent, "users": users, "p": params, "reaches": reaches}
+
+
+@pytest.fixture
+def region(db):
+    yield build_region()
+    obs.series_resolver.clear()
+    evaluation.evaluator.reset()
+
+
+@pytest.fixture
+def region_tx(transactional_db):
+    """The region committed (for tests with threads that read through their own connections)."""
+    evaluation.live.wait_idle(10)
+    yield build_region()
+    evaluation.live.wait_idle(10)
     obs.series_resolver.clear()
     evaluation.evaluator.reset()
 
