@@ -140,3 +140,23 @@ def test_every_alerts_template_string_has_an_english_translation():
         found |= set(re.findall(r'{%\s*translate\s+"([^"]+)"', t.read_text(encoding="utf-8")))
     assert len(found) > 40
     assert sorted(s for s in found if not known.get(s)) == []
+
+
+def test_admin_rule_form_in_chinese_saves_through_the_service(client, region):
+    from gongzhi.accounts.models import User
+    from gongzhi.alerts.models import AlarmRule
+
+    su = User.objects.create_superuser(username="root", password="pw-root-x1")
+    client.force_login(su)
+    page = client.get("/admin/alerts/alarmrule/add/").content.decode()
+    assert "告警规则" in page and "限值来源" in page and "持续时长（分钟）" in page
+    data = {"name": "昆山氨氮", "owner": region["ks"].pk, "kind": "exceedance", "parameter": region["p"]["nh3_n"].pk,
+            "severity": "warning", "enabled": "on", "data": "value", "limit_source": "fixed", "upper": "", "lower": "",
+            "flags": "", "chla_breaks": "", "duration_minutes": 0, "hysteresis_pct": 5, "min_clear_minutes": 0,
+            "ack_minutes": 30, "propagate": "on"}
+    r = client.post("/admin/alerts/alarmrule/add/", data)
+    assert r.status_code == 200 and "固定限值须填写上限或下限" in r.content.decode()  # the model's validation, in Chinese
+    data["upper"] = "1.5"
+    r = client.post("/admin/alerts/alarmrule/add/", data)
+    assert r.status_code == 302
+    assert AlarmRule.objects.get().upper == 1.5
