@@ -127,6 +127,11 @@ def open_key(rule_id: int, series_id: int, data: str) -> str:
     return f"{rule_id}:{series_id}:{data}"
 
 
+#: Ask :mod:`gongzhi.alerts.verdicts` (the analytics package) whether a new value alarm is an
+#: instrument fault before warning downstream.
+JUDGE_VERDICTS = True
+
+
 def raise_alarm(*, rule: AlarmRule, series, data: str, started_at: dt.datetime, value: float | None,
                 peak: float | None = None, limit: float | None = None, evidence: dict | None = None,
                 now: dt.datetime | None = None) -> tuple[Alarm, bool]:
@@ -154,7 +159,20 @@ def raise_alarm(*, rule: AlarmRule, series, data: str, started_at: dt.datetime, 
         if existing is None:
             raise
         return existing, False
+    verdict = None
+    if rule.kind in (RuleKind.EXCEEDANCE, RuleKind.RATE, RuleKind.BLOOM) and JUDGE_VERDICTS:
+        from gongzhi.alerts.verdicts import judge
+
+        verdict = judge(alarm, now=now)
+        if verdict is not None:
+            alarm.evidence = {**alarm.evidence, "verdict": verdict}
+            alarm.save(update_fields=["evidence"])
     _notify_owner(alarm, now)
+    if verdict is not None and verdict.get("verdict") == "FAULT":
+        AlarmEvent.objects.create(alarm=alarm, kind=EventKind.OPENED, at=now,
+                                  note="疑似仪器故障：不向下游预警 / likely an instrument fault: no downstream warning",
+                                  data={"verdict": verdict.get("verdict"), "reasons": verdict.get("reasons", [])})
+        return alarm, True
     if rule.propagate and (alarm.site_id or alarm.outlet_id):
         try:
             propagate(alarm=alarm, now=now)
