@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from gongzhi.accounts.models import Role, User
 from gongzhi.alerts import evaluation
 from gongzhi.observations import services as obs
@@ -101,3 +103,23 @@ def feed(ev, s, values, *, now=None, start=T0, step_s=60):
     obs.write_observations(obs.rows_from([(s.pk, start + dt.timedelta(seconds=i * step_s), r[2], r[3]) for i, r in enumerate(rows)]),
                            source=1, received=now or start)
     return ev.values(rows, now=now or start + dt.timedelta(seconds=len(values) * step_s))
+
+
+# --- fixtures (imported by the test modules: no conftest, whose bare name collides across folders) ---
+
+
+@pytest.fixture
+def region(db):
+    yield build_region()
+    obs.series_resolver.clear()
+    evaluation.evaluator.reset()
+
+
+@pytest.fixture
+def region_tx(transactional_db):
+    """The region committed (for tests with threads that read through their own connections)."""
+    evaluation.live.wait_idle(10)
+    yield build_region()
+    evaluation.live.wait_idle(10)
+    obs.series_resolver.clear()
+    evaluation.evaluator.reset()

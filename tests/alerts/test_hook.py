@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from alerts_helpers import region_tx  # noqa: F401 (fixtures)
+
 from gongzhi.alerts import evaluation, services
 from gongzhi.alerts.models import Alarm, DownstreamWarning, EvaluationMark
 from gongzhi.hj212 import CST, Decoder, Packet, build_data, format_time

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from django.core.exceptions import ValidationError
 
-from alerts_helpers import T0, feed, series
+from alerts_helpers import T0, feed, series, region  # noqa: F401 (fixtures)
 from gongzhi.alerts import services
 from gongzhi.alerts.evaluation import Evaluator
 from gongzhi.alerts.models import Alarm, AlarmEvent, AlarmRule

@@ -7,7 +7,7 @@ import datetime as dt
 import math
 import random
 
-from alerts_helpers import T0, series
+from alerts_helpers import T0, series, region  # noqa: F401 (fixtures)
 from gongzhi.alerts import services
 from gongzhi.alerts.evaluation import Evaluator
 from gongzhi.alerts.models import Alarm, DownstreamWarning

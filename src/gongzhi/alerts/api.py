@@ -7,17 +7,18 @@ import math
 from typing import Literal, Optional
 
 from django.db.models import Q
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 
 from gongzhi.alerts import services
 from gongzhi.alerts.models import ACTIVE_STATES, Alarm, DownstreamWarning
-from gongzhi.api.common import READ_ERRORS, Page, iso
+from gongzhi.api.common import READ_ERRORS, SLUG, Page, iso
 from gongzhi.api.errors import ApiError, ErrorOut
 from gongzhi.sharing import policy
 
 router = Router(tags=["alarms"])
 
 StateLit = Literal["active", "open", "acknowledged", "resolved", "closed", "all"]
+KindLit = Literal["exceedance", "rate", "missing", "flag", "bloom"]
 MAX_LIMIT = 500
 
 
@@ -86,7 +87,7 @@ class AlarmDetail(AlarmOut):
 
 
 class AckIn(Schema):
-    note: str = ""
+    note: str = Field("", max_length=2000)
 
 
 def finite(v):
@@ -136,8 +137,9 @@ def _get(user, alarm_id: int) -> Alarm:
 
 
 @router.get("/alarms", response={200: Page[AlarmOut], **READ_ERRORS}, summary="Alarms visible to you")
-def list_alarms(request, state: StateLit = "active", kind: Optional[str] = None, site: Optional[str] = None,
-                limit: int = Query(100, ge=1, le=MAX_LIMIT), offset: int = Query(0, ge=0)):
+def list_alarms(request, state: StateLit = "active", kind: Optional[KindLit] = None,
+                site: Optional[str] = Query(None, pattern=SLUG, max_length=40),
+                limit: int = Query(100, ge=1, le=MAX_LIMIT), offset: int = Query(0, ge=0, le=10_000_000)):
     qs = _visible(request.auth)
     if state == "active":
         qs = qs.filter(state__in=ACTIVE_STATES)
