@@ -50,6 +50,8 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 MAX_AGE = dt.timedelta(hours=48)
 #: The catch-up re-reads this much before its mark (writers commit slightly out of order).
 OVERLAP = dt.timedelta(minutes=2)
+#: The live evaluator writes its high-water mark at most this often.
+MARK_EVERY_S = 2.0
 
 VALUE_KINDS = (SeriesKind.REALTIME, SeriesKind.MINUTE, SeriesKind.HOUR, SeriesKind.DAY, SeriesKind.SAMPLE)
 HOUR_KINDS = (SeriesKind.REALTIME, SeriesKind.MINUTE)
@@ -408,6 +410,9 @@ class LiveEvaluator:
         self.enabled = True
         self.processed = 0
         self.failures = 0
+        self._mark_pending = None
+        self._mark_flushed = None
+        self._mark_written = 0.0
 
     # listener entry points: O(1), never raise
     def submit(self, rows, received) -> None:
@@ -435,6 +440,12 @@ class LiveEvaluator:
             try:
                 item = self.queue.get(timeout=5.0)
             except queue.Empty:
+                try:
+                    self.flush_mark()
+                except Exception:  # logged; the next flush or the catch-up's overlap covers it
+                    log.exception("writing the evaluation mark failed")
+                finally:
+                    connection.close()
                 self._idle.set()
                 continue
             batch = [item]
@@ -450,7 +461,12 @@ class LiveEvaluator:
                 if values:
                     self.ev.values(values)
                     newest = max(rec for kind, _, rec in batch if kind == "values")
-                    advance_mark("values", newest)
+                    if self._mark_pending is None or newest > self._mark_pending:
+                        self._mark_pending = newest
+                    # the mark is written at most every MARK_EVERY_S (one small write, not one per
+                    # batch, beside the gateway's writer); the catch-up's overlap covers the rest
+                    if time.monotonic() - self._mark_written >= MARK_EVERY_S:
+                        self.flush_mark()
                 if aggs:
                     self.ev.aggregates(aggs)
                 self.processed += len(values) + len(aggs)
@@ -461,6 +477,13 @@ class LiveEvaluator:
                 connection.close()
             if self.queue.empty():
                 self._idle.set()
+
+    def flush_mark(self) -> None:
+        """Write the newest evaluated ``received`` time as the high-water mark (if it moved)."""
+        pending = self._mark_pending
+        if pending is not None and pending != self._mark_flushed:
+            advance_mark("values", pending)
+            self._mark_written, self._mark_flushed = time.monotonic(), pending
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """For tests and the benchmark: wait until everything queued has been evaluated."""
