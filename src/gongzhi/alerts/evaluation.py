@@ -28,7 +28,6 @@ import logging
 import queue
 import threading
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db import close_old_connections, connection, transaction

@@ -16,14 +16,13 @@ import logging
 import threading
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
 from gongzhi.accounts.models import Role, User
 from gongzhi.alerts import propagation
 from gongzhi.alerts.models import (
-    ACTIVE_STATES, Alarm, AlarmEvent, AlarmRule, AlarmState, DownstreamWarning, EscalationLevel, EventKind,
+    Alarm, AlarmEvent, AlarmRule, AlarmState, DownstreamWarning, EscalationLevel, EventKind,
     RuleKind, Severity, SiteGroup, WarningState,
 )
 from gongzhi.registry import models as reg
@@ -382,10 +381,6 @@ def escalate_due(*, now: dt.datetime | None = None) -> list[DownstreamWarning]:
                                   data={"warning": w.pk, "level": w.level, "recipients": n})
         out.append(w)
     return out
-
-
-def active_alarms_q() -> Q:
-    return Q(state__in=ACTIVE_STATES)
 
 
 # --- demo rules ----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _t
 from django.views.decorators.http import require_POST
 
 from gongzhi.alerts import services
-from gongzhi.alerts.models import ACTIVE_STATES, Alarm, AlarmState, DownstreamWarning, RuleKind, Severity, WarningState
+from gongzhi.alerts.models import ACTIVE_STATES, Alarm, DownstreamWarning, RuleKind, Severity, WarningState
 from gongzhi.observations.models import QC_INVALIDATING, Observation
 from gongzhi.sharing import policy
 
@@ -152,7 +152,3 @@ def warning_acknowledge(request, pk: int):
     _act(request, lambda: services.acknowledge_warning(warning=w, user=request.user, note=request.POST.get("note", "")),
          _t("预警已确认"))
     return redirect("alarm-detail", pk=w.alarm_id)
-
-
-__all__ = ["alarm_list", "alarm_detail", "alarm_series", "alarm_acknowledge", "alarm_close", "warning_acknowledge",
-           "AlarmState"]
