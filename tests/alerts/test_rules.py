@@ -224,3 +224,16 @@ def test_rule_validation(region):
         rule(region, kind="exceedance", limit_source="fixed", parameter=region["p"]["nh3_n"], site=region["up"],
              outlet=region["o1"], upper=1)
     assert AlarmRule.objects.count() == 0
+
+
+def test_permit_early_warning_on_arriving_values(region):
+    o1, cod = region["o1"], region["p"]["cod"]
+    reg.PermitLimit.objects.create(outlet=o1, parameter=cod, period="day", limit=80, unit="mg/L", standard="GB 4287-2012")
+    s = series(o1, cod, unit="mg/L")
+    rule(region, kind="exceedance", limit_source="permit_early", duration_minutes=15)
+    ev = Evaluator()
+    feed(ev, s, [120.0] * 15)  # 14 minutes over the daily limit
+    assert not Alarm.objects.exists()
+    feed(ev, s, [120.0], start=T0 + dt.timedelta(minutes=15))
+    a = Alarm.objects.get()
+    assert (a.data, a.limit) == ("value", 80.0) and "实时预警" in a.evidence["limits"]["basis"]

@@ -104,7 +104,7 @@ def _series_for(rule: AlarmRule, kinds) -> list[Series]:
     q = Q(pk__in=[])
     if site_q is not None:
         q |= Q(site__in=reg.Site.objects.filter(site_q, active=True))
-    if outlet_q is not None and rule.limit_source != LimitSource.TARGET_CLASS:
+    if outlet_q is not None and rule.limit_source not in (LimitSource.TARGET_CLASS, LimitSource.STANDARD_CLASS):
         q |= Q(outlet__in=reg.Outlet.objects.filter(outlet_q))
     qs = Series.objects.filter(q, kind__in=kinds).select_related("site__waterbody", "parameter", "outlet")
     if rule.parameter_id:
@@ -160,7 +160,8 @@ def compile_rule(rule: AlarmRule, *, today: dt.date | None = None) -> tuple[list
 
     data = rule.data
     kinds = {DataLevel.VALUE: VALUE_KINDS, DataLevel.HOUR: HOUR_KINDS, DataLevel.DAY: DAY_KINDS}[data]
-    if kind == RuleKind.EXCEEDANCE and rule.limit_source == LimitSource.PERMIT:
+    if kind == RuleKind.EXCEEDANCE and rule.limit_source in (LimitSource.PERMIT, LimitSource.PERMIT_EARLY):
+        early = rule.limit_source == LimitSource.PERMIT_EARLY
         today = today or timezone.localdate()
         site_q, outlet_q = _holders(rule)
         if outlet_q is None:
@@ -170,7 +171,10 @@ def compile_rule(rule: AlarmRule, *, today: dt.date | None = None) -> tuple[list
         if rule.parameter_id:
             pl = pl.filter(parameter_id=rule.parameter_id)
         for lim in pl.select_related("parameter"):
-            pdata = PERMIT_DATA.get(lim.period)
+            # early warning: values as they arrive against the limit of any averaging period (a
+            # warning that the mean may exceed, not a finding of exceedance); else each limit on
+            # the data of its own averaging period
+            pdata = DataLevel.VALUE if early else PERMIT_DATA.get(lim.period)
             if pdata is None:  # month / year limits are judged by assessments, not alarms
                 continue
             pkinds = {DataLevel.VALUE: VALUE_KINDS, DataLevel.HOUR: HOUR_KINDS, DataLevel.DAY: DAY_KINDS}[pdata]
@@ -184,7 +188,8 @@ def compile_rule(rule: AlarmRule, *, today: dt.date | None = None) -> tuple[list
                     continue
                 up = lim.limit * f if lim.limit is not None else None
                 lo = lim.lower * f if lim.lower is not None else None
-                add(s, pdata, kind=engine.EXCEEDANCE, upper=up, lower=lo, _basis=f"{lim.standard} ({lim.get_period_display()})")
+                basis = f"{lim.standard} ({lim.get_period_display()}{'，实时预警' if early else ''})"
+                add(s, pdata, kind=engine.EXCEEDANCE, upper=up, lower=lo, _basis=basis)
         return checks, limits, used
     if kind == RuleKind.MISSING:
         kinds = (SeriesKind.REALTIME, SeriesKind.MINUTE, SeriesKind.HOUR)

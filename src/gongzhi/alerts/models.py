@@ -55,6 +55,7 @@ class LimitSource(models.TextChoices):
     TARGET_CLASS = "target_class", _("站点水质目标（GB 3838）")
     STANDARD_CLASS = "standard_class", _("指定水质类别限值（GB 3838）")
     PERMIT = "permit", _("排污许可限值")
+    PERMIT_EARLY = "permit_early", _("排污许可限值（实时预警）")
     FIXED = "fixed", _("固定限值")
 
 
@@ -141,7 +142,7 @@ class AlarmRule(models.Model):
                 errors["upper"] = _("固定限值须填写上限或下限")
             elif self.limit_source == LimitSource.STANDARD_CLASS and not self.standard_class:
                 errors["standard_class"] = _("须填写水质类别")
-            if self.limit_source != LimitSource.PERMIT and not self.parameter_id:
+            if self.limit_source not in (LimitSource.PERMIT, LimitSource.PERMIT_EARLY) and not self.parameter_id:
                 errors["parameter"] = _("须选择因子")
             if self.upper is not None and self.lower is not None and self.lower > self.upper:
                 errors["lower"] = _("下限大于上限")

@@ -390,7 +390,8 @@ def seed_demo_rules() -> int:
     """Default rules for the demo region (idempotent): boundary sections against their target
     class for ammonia, permanganate index, total phosphorus and DO (sustained 10 minutes,
     propagated downstream), device fault flags, missing data for 30 minutes at boundary sections,
-    outlet permit limits. Returns the number of rules created."""
+    outlet permit limits (on their averaging periods, and as an early warning on values as they
+    arrive, sustained 15 minutes). Returns the number of rules created."""
     office = reg.Bureau.objects.filter(kind=reg.BureauKind.OFFICE).order_by("pk").first()
     if office is None:
         return 0
@@ -418,6 +419,10 @@ def seed_demo_rules() -> int:
     if "algal_density" in params and not AlarmRule.objects.filter(name="蓝藻水华中度及以上", owner=office).exists():
         create_rule(name="蓝藻水华中度及以上", owner=office, kind=RuleKind.BLOOM, parameter=params["algal_density"],
                     bloom_level=4, propagate=False)
+        made += 1
+    if not AlarmRule.objects.filter(name="排放口实时浓度超许可限值预警", owner=office).exists():
+        create_rule(name="排放口实时浓度超许可限值预警", owner=office, kind=RuleKind.EXCEEDANCE,
+                    limit_source="permit_early", duration_minutes=15, min_clear_minutes=30, severity="warning")
         made += 1
     if not AlarmRule.objects.filter(name="排放口超许可限值", owner=office).exists():
         create_rule(name="排放口超许可限值", owner=office, kind=RuleKind.EXCEEDANCE, limit_source="permit",
