@@ -489,6 +489,9 @@ class LiveEvaluator:
     def flush_mark(self) -> None:
         """Write the newest evaluated ``received`` time as the high-water mark (if it moved)."""
         pending = self._mark_pending
+        compiled = self.ev.compiled
+        if compiled is None or not compiled.index.by_stream:
+            return  # no rules: nothing the mark would protect, and no database work when idle
         if pending is not None and pending != self._mark_flushed:
             advance_mark("values", pending)
             self._mark_written, self._mark_flushed = time.monotonic(), pending
