@@ -181,10 +181,10 @@ def compile_rule(rule: AlarmRule, *, today: dt.date | None = None) -> tuple[list
             for s in Series.objects.filter(outlet_id=lim.outlet_id, parameter_id=lim.parameter_id, kind__in=pkinds):
                 f = unit_factor(lim.unit, s.unit or lim.unit)
                 if f is None:
-                    if (lim.pk, s.pk) not in _unit_warned:  # once per process, not at every recompile
-                        _unit_warned.add((lim.pk, s.pk))
-                        log.warning("permit limit %s: unit %s cannot be compared with series %s in %s",
-                                    lim.pk, lim.unit, s.pk, s.unit)
+                    if lim.pk not in _unit_warned:  # once per limit and process, not at every recompile
+                        _unit_warned.add(lim.pk)
+                        log.warning("permit limit %s (%s): unit %s cannot be compared with the series' unit %s",
+                                    lim.pk, lim.parameter.key, lim.unit, s.unit)
                     continue
                 up = lim.limit * f if lim.limit is not None else None
                 lo = lim.lower * f if lim.lower is not None else None
