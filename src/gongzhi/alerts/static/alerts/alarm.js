@@ -45,7 +45,7 @@
         series: [{
           type: "line", showSymbol: false,
           data: s.points.map(function (p) { return [p[0], p[3] ? null : p[1]]; }),
-          markLine: { symbol: "none", data: lines.concat([{ xAxis: s.started, lineStyle: { color: "#d9480f" } }]) }
+          markLine: { symbol: "none", data: lines.concat([{ xAxis: s.started, lineStyle: { color: "#d9480f" }, label: { show: false } }]) }
         }, {
           type: "scatter", symbolSize: 6, itemStyle: { color: "#999" },
           data: s.points.filter(function (p) { return p[3]; }).map(function (p) { return [p[0], p[1]]; })
