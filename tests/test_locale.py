@@ -34,7 +34,8 @@ def test_the_mo_translates_every_entry_of_the_po(po):
     translations = gettext.GNUTranslations(io.BytesIO(po.with_suffix(".mo").read_bytes()))
     assert translations.info()["content-type"] == "text/plain; charset=UTF-8"
     for e in entries:
-        assert translations.gettext(e.msgid) == e.msgstr[0], e.msgid
+        got = translations.pgettext(e.msgctxt, e.msgid) if e.msgctxt is not None else translations.gettext(e.msgid)
+        assert got == e.msgstr[0], e.msgid
 
 
 def test_every_template_string_has_an_english_translation():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import HOUR, T0, make_series
+from analytics_synth import HOUR, T0, make_series
 
 from gongzhi.analytics import (
     EVENT,
@@ -232,6 +232,14 @@ def test_to_dict_is_json_friendly(clean):
     y = x.copy()
     y[300:306] = y[300]
     d = detect_flat(t, y)[0].to_dict()
-    json.dumps(d)
+    assert json.loads(json.dumps(d, allow_nan=False)) == d
     assert d["test"] == "flat" and d["verdict"] == FAULT and isinstance(d["band"], list)
-    assert EVENT != FAULT != UNCERTAIN
+    r = detect_out_of_range(t, y, low=-5.0, high=5.0)[0].to_dict()  # its band is NaN: becomes null
+    assert json.dumps(r, allow_nan=False) and r["band"] == [None, None]
+
+
+def test_flags_are_read_case_and_space_insensitively_and_none_is_no_flag():
+    t = T0 + HOUR * np.arange(5)
+    flags = np.array(["N", " d", None, "d", "m"], dtype=object)
+    found = detect_flags(t, flags)
+    assert [(a.details["flag"], hours(a.start_s), hours(a.end_s)) for a in found] == [("D", 1, 1), ("D", 3, 3), ("M", 4, 4)]

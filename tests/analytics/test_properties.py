@@ -4,7 +4,7 @@ of unit (scaling and offset) change no verdict."""
 from __future__ import annotations
 
 import numpy as np
-from conftest import HOUR, make_series
+from analytics_synth import HOUR, make_series
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

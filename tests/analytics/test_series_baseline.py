@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import HOUR, T0, make_series
+from analytics_synth import HOUR, T0, make_series
 from numpy.lib.stride_tricks import sliding_window_view
 
 from gongzhi.analytics.baseline import Baseline, fit_baseline, season_hour
@@ -103,3 +103,20 @@ def test_baseline_resolution_and_repeat_share():
     b = fit_baseline(t, x)
     assert b.resolution == 1.0
     assert 0.3 < b.p_repeat < 0.8  # many consecutive equal integers
+
+
+def test_grouped_median_equals_the_median_of_each_group():
+    from gongzhi.analytics.baseline import grouped_median
+
+    rng = np.random.default_rng(6)
+    keys = rng.integers(0, 7, 300)
+    keys[keys == 4] = 5  # group 4 empty
+    vals = rng.normal(size=300)
+    med, cnt = grouped_median(keys, vals, 8)
+    for k in range(8):
+        sel = keys == k
+        assert cnt[k] == sel.sum()
+        if sel.any():
+            assert med[k] == np.median(vals[sel])
+        else:
+            assert np.isnan(med[k])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import HOUR, T0
+from analytics_synth import HOUR, T0
 
 from gongzhi.analytics import Candidate, rank_sources
 from gongzhi.analytics.tracing import lagged_correlation
@@ -101,4 +101,39 @@ def test_lagged_correlation_definition():
 def test_to_dict_json(case):
     import json
     t, section, cands = case
-    json.dumps([r.to_dict() for r in rank_sources(t, section, cands)])
+    later = Candidate("later", t + 1000 * HOUR, cands[2].values, 9 * HOUR)  # no overlap: NaN lag and r
+    out = [r.to_dict() for r in rank_sources(t, section, cands + [later])]
+    json.dumps(out, allow_nan=False)
+    assert out[-1]["name"] == "later" and out[-1]["correlation"] is None and out[0]["rank"] == 1
+
+
+def test_a_site_the_plume_passed_is_a_waypoint_of_the_source_upstream():
+    rng = np.random.default_rng(9)
+    t = T0 + HOUR * np.arange(N)
+    bursts = [60, 200, 330]
+    outlet = 0.05 + pulses(bursts, height=0.6) + rng.normal(0, 0.02, N)  # the source, 20 h up
+    site = 0.3 + pulses([b + 12 for b in bursts], height=0.2) + rng.normal(0, 0.002, N)  # passed 12 h later
+    section = 0.3 + pulses([b + 20 for b in bursts], height=0.15) + rng.normal(0, 0.004, N)
+    other = 0.3 + pulses([90, 260], height=0.2) + rng.normal(0, 0.002, N)  # a site with its own changes
+    cands = [Candidate("works", t, outlet, 20 * HOUR), Candidate("site", t, site, 8 * HOUR, kind="site"),
+             Candidate("other", t, other, 8 * HOUR, kind="site")]
+    plain = rank_sources(t, section, cands)
+    assert plain[0].name == "site"  # closer and cleaner: without the network it looks like the source
+    ranked = rank_sources(t, section, cands, upstream_of={"site": {"works"}, "other": {"works"}})
+    # the waypoint ranks after every candidate that could still be a source, with its reason
+    assert [r.name for r in ranked] == ["works", "other", "site"]
+    assert ranked[0].waypoint_of is None and ranked[0].best_lag_s == 20 * HOUR
+    assert ranked[2].waypoint_of == "works" and "waypoint" in ranked[2].reasons[-1]
+    assert ranked[2].score > ranked[1].score and ranked[1].waypoint_of is None
+
+
+def test_an_outlet_is_never_a_waypoint():
+    rng = np.random.default_rng(10)
+    t = T0 + HOUR * np.arange(N)
+    bursts = [60, 200, 330]
+    up = 0.05 + pulses(bursts, height=0.6) + rng.normal(0, 0.02, N)
+    mid = 0.05 + pulses([b + 12 for b in bursts], height=0.6) + rng.normal(0, 0.02, N)  # same shape, but an outlet
+    section = 0.3 + pulses([b + 20 for b in bursts], height=0.15) + rng.normal(0, 0.004, N)
+    ranked = rank_sources(t, section, [Candidate("up", t, up, 20 * HOUR), Candidate("mid", t, mid, 8 * HOUR)],
+                          upstream_of={"mid": {"up"}})
+    assert all(r.waypoint_of is None for r in ranked)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import HOUR, T0
+from analytics_synth import HOUR, T0
 
 from gongzhi.analytics import EVENT, FAULT, UNCERTAIN, Upstream, assess, summarise
 
@@ -186,3 +186,65 @@ def test_summarise_groups_one_condition_per_parameter(pair):
     assert [(round((g["start_s"] - T0) / HOUR), g["verdict"]) for g in nh3][:1] == [(200, FAULT)]
     episode = [g for g in nh3 if g["start_s"] >= T0 + 300 * HOUR]
     assert episode and episode[0]["verdict"] == EVENT and "excursion" in episode[0]["tests"]
+
+
+def test_flagged_values_are_reported_by_their_flag_only(pair):
+    _, (t, down) = pair
+    flags = {c: np.array(["N"] * N, dtype=object) for c in down}
+    for c in down:  # one calibration hour: every analyser reads its span standard, flagged C
+        down[c][300] *= 2.0
+        flags[c][300] = "C"
+    down["w21003"][500] += 3.0  # and a real single-sensor spike elsewhere
+    found = assess(t, down, flags=flags)
+    at_cal = [a for a in found if a.start_s <= T0 + 300 * HOUR <= a.end_s]
+    assert at_cal and {a.test for a in at_cal} == {"flag"}
+    assert all(a.verdict == FAULT and "calibration" in a.reasons[0] for a in at_cal)
+    spikes = by(found, "spike", "w21003")
+    assert [(a.peak_s - T0) / HOUR for a in spikes] == [500]
+    # without the flags the calibration hour is a spike on every parameter, multi-parameter and
+    # so an EVENT — the reason the device flag is used when there is one
+    unflagged = [a for a in assess(t, down) if a.test == "spike" and a.start_s == T0 + 300 * HOUR]
+    assert len(unflagged) >= 6
+
+
+def test_a_spike_is_not_rescued_by_upstream_but_by_two_related_spikes(pair):
+    (tu, up), (t, down) = pair
+    up["w21003"][190:196] += 2.0  # something upstream one travel time before
+    down["w21003"][200] += 3.0
+    spike = by(assess(t, down, upstream=[Upstream("S-up", tu, up, TAU_H * HOUR)]), "spike", "w21003")[0]
+    assert spike.verdict == FAULT and spike.details["upstream_showed"] == []
+    # the same sample jumping on three signature parameters at once (a slug passing the intake)
+    down["w01019"][200] += 4.0
+    down["w21001"][200] += 2.5
+    spike = by(assess(t, down), "spike", "w21003")[0]
+    assert spike.verdict == EVENT
+    assert {q for q, _ in spike.details["corroborating"]} >= {"w01019", "w21001"}
+
+
+def test_an_upstream_with_unusable_data_is_ignored(pair):
+    _, (t, down) = pair
+    down["w21003"][200] += 3.0
+    junk = Upstream("junk", np.array([0.0, 1.0, 2.0, 1e9]), {"w21003": [1.0, 2.0, 3.0, 4.0]}, TAU_H * HOUR)
+    short = Upstream("short", t[:10], {"w21003": np.ones(3)}, TAU_H * HOUR)
+    found = assess(t, down, upstream=[junk, short])
+    assert by(found, "spike", "w21003")[0].verdict == FAULT
+    with pytest.raises(ValueError):
+        assess(np.array([0.0, 1.0, 2.0, 1e9]), {"w21003": [1.0, 2.0, 3.0, 4.0]})
+
+
+def test_a_drift_nothing_else_shares_is_a_fault_and_a_shared_one_is_dropped(pair):
+    _, (t, down) = pair
+    ramp = np.linspace(0.0, 1.0, 120)
+    alone = {c: v.copy() for c, v in down.items()}
+    alone["w21003"][400:520] += 2.0 * ramp
+    alone["w21003"][520:] += 2.0
+    drifts = by(assess(t, alone), "drift", "w21003")
+    assert drifts and all(a.verdict == FAULT for a in drifts)
+    assert any("single-parameter drift" in r for r in drifts[0].reasons)
+    shared = {c: v.copy() for c, v in down.items()}
+    for c, inc in PULSE.items():  # the whole signature creeps together: the water changed
+        shared[c][400:520] += inc * ramp
+        shared[c][520:] += inc
+    assert not by(assess(t, shared), "drift", "w21003")
+    kept = by(assess(t, shared, keep_shared_drifts=True), "drift", "w21003")
+    assert kept and all(a.verdict == EVENT for a in kept)

@@ -106,7 +106,7 @@ class AlarmRule(models.Model):
                                        help_text=_("恢复须回到限值以内该比例"))
     min_clear_minutes = models.PositiveIntegerField(_("最短恢复时长（分钟）"), default=0,
                                                     help_text=_("恢复持续该时长才解除，抑制频繁启闭"))
-    severity = models.CharField(_("级别"), max_length=8, choices=Severity.choices, default=Severity.WARNING)
+    severity = models.CharField(_("告警级别"), max_length=8, choices=Severity.choices, default=Severity.WARNING)
     propagate = models.BooleanField(_("向下游预警"), default=True)
     ack_minutes = models.PositiveIntegerField(_("确认时限（分钟）"), default=30)
     enabled = models.BooleanField(_("启用"), default=True)
@@ -198,7 +198,7 @@ class Alarm(models.Model):
     parameter = models.ForeignKey("registry.Parameter", on_delete=models.PROTECT, related_name="+", verbose_name=_("因子"))
     owner = models.ForeignKey("registry.Bureau", on_delete=models.PROTECT, related_name="+", verbose_name=_("所属局"))
     kind = models.CharField(_("类型"), max_length=16, choices=RuleKind.choices)
-    severity = models.CharField(_("级别"), max_length=8, choices=Severity.choices, default=Severity.WARNING)
+    severity = models.CharField(_("告警级别"), max_length=8, choices=Severity.choices, default=Severity.WARNING)
     state = models.CharField(_("状态"), max_length=16, choices=AlarmState.choices, default=AlarmState.OPEN)
     open_key = models.CharField(_("去重键"), max_length=64, null=True, blank=True, unique=True, editable=False)
     started_at = models.DateTimeField(_("开始时间"), help_text=_("条件开始满足的数据时间"))

@@ -29,6 +29,7 @@ from gongzhi.analytics.anomaly import (
     rolling_robust_z,
 )
 from gongzhi.analytics.baseline import Baseline, fit_baseline
+from gongzhi.analytics.tracing import Candidate, SourceRank, rank_sources
 from gongzhi.analytics.verdict import (
     AIR_SIGNATURE,
     SURFACE_WATER_SIGNATURE,
@@ -43,8 +44,5 @@ __all__ = [
     "detect_spikes", "detect_flat", "detect_drift", "detect_steps", "detect_excursions", "detect_out_of_range",
     "detect_flags", "check_subset", "check_do_saturation", "do_saturation", "rolling_robust_z",
     "assess", "summarise", "Upstream", "Thresholds", "SURFACE_WATER_SIGNATURE", "AIR_SIGNATURE",
+    "Candidate", "SourceRank", "rank_sources",
 ]
-
-from gongzhi.analytics.tracing import Candidate, SourceRank, rank_sources  # noqa: E402
-
-__all__ += ["Candidate", "SourceRank", "rank_sources"]

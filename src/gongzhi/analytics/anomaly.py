@@ -19,13 +19,11 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
-import warnings
-
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from gongzhi.analytics.baseline import Baseline, fit_baseline
-from gongzhi.analytics.series import Grid, as_seconds, regular, rolling_nanmedian, runs
+from gongzhi.analytics.series import MAD_TO_SIGMA, Grid, as_seconds, nanmedian_rows, regular, rolling_nanmedian, runs
 
 __all__ = [
     "FAULT", "EVENT", "UNCERTAIN", "Anomaly", "Prepared", "prepare",
@@ -36,6 +34,19 @@ __all__ = [
 FAULT = "FAULT"
 EVENT = "EVENT"
 UNCERTAIN = "UNCERTAIN"
+
+
+def json_safe(v):
+    """``v`` with NaN / ±inf floats replaced by ``None`` and NumPy scalars by Python ones, recursively."""
+    if isinstance(v, dict):
+        return {k: json_safe(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [json_safe(x) for x in v]
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
 
 
 @dataclass(frozen=True)
@@ -73,14 +84,12 @@ class Anomaly:
         return self.start_s <= end_s and start_s <= self.end_s
 
     def to_dict(self) -> dict:
+        """Plain JSON types; NaN and infinities become ``None`` (JSON has no NaN)."""
         d = asdict(self)
         d["band"] = list(self.band)
         d["reasons"] = list(self.reasons)
         d["details"] = dict(self.details)
-        for k, v in list(d.items()):
-            if isinstance(v, float) and not math.isfinite(v):
-                d[k] = None
-        return d
+        return json_safe(d)
 
 
 @dataclass(frozen=True)
@@ -338,6 +347,15 @@ FLAG_VERDICTS: dict[str, tuple[str, str]] = {
 }
 
 
+def normalise_flags(flags) -> np.ndarray:
+    """HJ 212 data flags as upper-case stripped strings ("" for None / empty), vectorised."""
+    f = np.asarray(flags)
+    if f.dtype == object:
+        f = np.where(np.equal(f, None), "", f)
+    u = np.char.upper(np.char.strip(f.astype(str)))
+    return u
+
+
 def detect_flags(times, flags, *, parameter: str = "", values=None) -> list[Anomaly]:
     """Stretches the device itself flagged as not normal (any flag other than N or empty)."""
     t = np.asarray(times)
@@ -350,9 +368,9 @@ def detect_flags(times, flags, *, parameter: str = "", values=None) -> list[Anom
     order = np.argsort(sec, kind="stable")
     sec, f = sec[order], f[order]
     v = np.full(f.size, np.nan) if values is None else np.asarray(values, float)[order]
-    fs = np.array(["" if x is None else str(x).strip().upper() for x in f], dtype=object)
+    fs = normalise_flags(f)
     out = []
-    for flag in sorted({x for x in fs if x not in ("", "N")}):
+    for flag in sorted(set(np.unique(fs).tolist()) - {"", "N"}):
         verdict, why = FLAG_VERDICTS.get(flag, (UNCERTAIN, f"unknown device flag {flag!r}"))
         for a, b in runs(fs == flag):
             out.append(Anomaly("flag", parameter, float(sec[a]), float(sec[b - 1]), float(sec[a]),
@@ -434,9 +452,7 @@ def rolling_robust_z(times, values, *, window: int = 168, threshold: float = 3.5
     med = rolling_nanmedian(prev, window - 1, min_count=mc)
     pad = np.concatenate([np.full(window - 1, np.nan), prev])
     view = sliding_window_view(pad, window)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        mad = np.nanmedian(np.abs(view - med[:, None]), axis=1) * 1.4826
+    mad = nanmedian_rows(np.abs(view - med[:, None]))[0] * MAD_TO_SIGMA
     with np.errstate(invalid="ignore", divide="ignore"):
         z = (x - med) / mad
     z[~np.isfinite(z)] = np.nan

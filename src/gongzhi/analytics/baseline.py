@@ -28,13 +28,30 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from gongzhi.analytics.series import Grid, regular, robust_scale, rolling_nanmedian
+from gongzhi.analytics.series import MAD_TO_SIGMA, Grid, regular, robust_scale, rolling_nanmedian
 
 __all__ = ["Baseline", "fit_baseline", "season_hour", "BEIJING_OFFSET_S"]
 
 BEIJING_OFFSET_S = 8 * 3600
 N_SEASONS = 4
 N_HOURS = 24
+
+
+def grouped_median(keys: np.ndarray, values: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Median of ``values`` per integer key in ``[0, n_groups)`` (NaN for an empty group) and the
+    count per group, by one sort (no loop over groups). ``values`` must be finite."""
+    keys = np.asarray(keys, np.int64)
+    values = np.asarray(values, float)
+    order = np.lexsort((values, keys))
+    v = values[order]
+    cnt = np.bincount(keys, minlength=n_groups)[:n_groups]
+    start = np.concatenate([[0], np.cumsum(cnt)[:-1]])
+    med = np.full(n_groups, np.nan)
+    has = cnt > 0
+    lo = start[has] + (cnt[has] - 1) // 2
+    hi = start[has] + cnt[has] // 2
+    med[has] = 0.5 * (v[lo] + v[hi])
+    return med, cnt
 
 
 def _daily_mean(x: np.ndarray, w: int) -> np.ndarray:
@@ -133,20 +150,14 @@ def fit_baseline(times, values, *, step_s: float | None = None, level_window_s: 
     dev = x - daily
 
     # diurnal profile per (season, hour); fallback: hour over all seasons, then 0
+    nb = N_SEASONS * N_HOURS
     bucket = season * N_HOURS + hour
-    profile = np.zeros(N_SEASONS * N_HOURS)
-    count = np.zeros(N_SEASONS * N_HOURS, np.int64)
+    count = np.bincount(bucket[finite], minlength=nb).astype(np.int64)
     ok = np.isfinite(dev)
-    hour_prof = np.zeros(N_HOURS)
-    for hh in range(N_HOURS):
-        sel = ok & (hour == hh)
-        if sel.sum() >= min_count:
-            hour_prof[hh] = float(np.median(dev[sel]))
-    for b in range(N_SEASONS * N_HOURS):
-        sel = ok & (bucket == b)
-        count[b] = int(np.sum(finite & (bucket == b)))
-        profile[b] = float(np.median(dev[sel])) if sel.sum() >= min_count else hour_prof[b % N_HOURS]
-    profile = profile.reshape(N_SEASONS, N_HOURS)
+    hmed, hcnt = grouped_median(hour[ok], dev[ok], N_HOURS)
+    hour_prof = np.where(hcnt >= min_count, hmed, 0.0)
+    bmed, bcnt = grouped_median(bucket[ok], dev[ok], nb)
+    profile = np.where(bcnt >= min_count, bmed, hour_prof[np.arange(nb) % N_HOURS]).reshape(N_SEASONS, N_HOURS)
 
     # step statistics
     xv = x[finite]
@@ -167,11 +178,9 @@ def fit_baseline(times, values, *, step_s: float | None = None, level_window_s: 
     if not np.isfinite(resid).any():  # history shorter than the level window: spread about the median
         g = robust_scale(x, floor=tiny)
     floor = max(0.3 * g, tiny)
-    scale = np.full(N_SEASONS * N_HOURS, g)
     rok = np.isfinite(resid)
-    for b in range(N_SEASONS * N_HOURS):
-        sel = rok & (bucket == b)
-        if sel.sum() >= min_count:
-            scale[b] = robust_scale(resid[sel], floor=floor)
+    rmed, rcnt = grouped_median(bucket[rok], resid[rok], nb)
+    mad, _ = grouped_median(bucket[rok], np.abs(resid[rok] - rmed[bucket[rok]]), nb)
+    scale = np.where(rcnt >= min_count, np.maximum(MAD_TO_SIGMA * mad, floor), g)
     return Baseline(profile, scale.reshape(N_SEASONS, N_HOURS), count.reshape(4, 24), g, spike_scale, resolution,
                     p_repeat, float(np.median(xv)), grid.step, float(level_window_s), tz_offset_s, int(finite.sum()))

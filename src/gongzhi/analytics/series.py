@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["Grid", "as_seconds", "regular", "rolling_nanmedian", "robust_scale", "runs", "MAD_TO_SIGMA"]
+__all__ = ["Grid", "as_seconds", "regular", "rolling_nanmedian", "nanmedian_rows", "robust_scale", "runs", "MAD_TO_SIGMA"]
 
 #: 1 / Φ⁻¹(3/4): turns a median absolute deviation into a standard deviation for normal data
 MAD_TO_SIGMA = 1.4826
@@ -100,14 +100,24 @@ def rolling_nanmedian(x: np.ndarray, before: int, after: int = 0, *, skip_center
     view = sliding_window_view(pad, w)
     if skip_center:
         view = np.delete(view, before, axis=1)
-    srt = np.sort(view, axis=1)  # NaN sorts last
-    cnt = np.sum(np.isfinite(srt), axis=1)
-    lo = np.clip((cnt - 1) // 2, 0, None)
-    hi = np.clip(cnt // 2, 0, None)
-    rows = np.arange(n)
-    med = 0.5 * (srt[rows, lo] + srt[rows, hi])
-    med[(cnt < max(1, min_count)) | (cnt == 0)] = np.nan
+    med, cnt = nanmedian_rows(view)
+    med[cnt < max(1, min_count)] = np.nan
     return med
+
+
+def nanmedian_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Median of each row of a 2-D array ignoring NaN (NaN for an all-NaN row) and the count of
+    valid values per row — one sort (NaN sorts last), no masked arrays."""
+    if a.shape[1] == 0:
+        return np.full(a.shape[0], np.nan), np.zeros(a.shape[0], np.int64)
+    srt = np.sort(a, axis=1)
+    cnt = np.sum(np.isfinite(srt), axis=1)
+    rows = np.arange(a.shape[0])
+    lo = np.clip((cnt - 1) // 2, 0, None)
+    hi = np.clip(cnt // 2, 0, a.shape[1] - 1)
+    med = 0.5 * (srt[rows, lo] + srt[rows, hi])
+    med[cnt == 0] = np.nan
+    return med, cnt
 
 
 def robust_scale(r: np.ndarray, *, floor: float = 0.0) -> float:

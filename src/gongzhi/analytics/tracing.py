@@ -26,11 +26,12 @@ pairs, expected vs found lag, the candidate's peak z and the factors of the scor
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Collection, Mapping, Sequence
 
 import numpy as np
 
+from gongzhi.analytics.anomaly import json_safe
 from gongzhi.analytics.series import as_seconds, regular, robust_scale, rolling_nanmedian
 
 __all__ = ["Candidate", "SourceRank", "rank_sources", "lagged_correlation"]
@@ -66,14 +67,11 @@ class SourceRank:
     magnitude: float
     reasons: tuple[str, ...] = ()
     correlation_by_lag: dict = field(default_factory=dict)
+    waypoint_of: str | None = None  # the candidate upstream whose plume passed here (see rank_sources)
 
     def to_dict(self) -> dict:
-        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        for k, v in d.items():
-            if isinstance(v, float) and not math.isfinite(v):
-                d[k] = None
-        d["reasons"] = list(self.reasons)
-        return d
+        """Plain JSON types; NaN becomes ``None``."""
+        return json_safe({k: getattr(self, k) for k in self.__dataclass_fields__})
 
 
 def _detrend(x: np.ndarray, half: int) -> np.ndarray:
@@ -123,11 +121,20 @@ def lagged_correlation(a: np.ndarray, b: np.ndarray, lags: np.ndarray, *, min_ov
 
 def rank_sources(times, values, candidates: Sequence[Candidate], *, lag_tolerance: float = 0.5,
                  min_tolerance_s: float = 3 * 3600, min_overlap: int = 12, detrend_window_s: float = 72 * 3600,
-                 timing_sigma: float = 0.25, step_s: float | None = None) -> list[SourceRank]:
+                 timing_sigma: float = 0.25, step_s: float | None = None,
+                 upstream_of: Mapping[str, Collection[str]] | None = None,
+                 waypoint_ratio: float = 0.5) -> list[SourceRank]:
     """Rank ``candidates`` as the source of what the section (``times``, ``values``) shows; the
     best first. Inputs in any consistent unit per series (correlation and z are unit-free);
     times as epoch seconds or datetime64; travel times in seconds. A candidate without enough
-    overlapping data gets score 0 and says so; an empty section series ranks every candidate 0."""
+    overlapping data gets score 0 and says so; an empty section series ranks every candidate 0.
+
+    ``upstream_of`` (candidate name → names of the candidates upstream of it, from the river
+    network) turns on **waypoints**: a candidate C that is not an outlet (a plume passing an
+    outlet does not show in its discharge) is the waypoint of an upstream candidate U
+    when U scores at least ``waypoint_ratio`` × C's score and U's best lag exceeds C's by the
+    difference of their travel times (within the lag tolerance of U) — the plume passed C on its
+    way from U. Waypoints rank after every candidate that is not one, and say whose they are."""
     grid, x = regular(times, values, step_s=step_s)
     step = grid.step
     half = max(2, int(round(detrend_window_s / step / 2)))
@@ -171,5 +178,31 @@ def rank_sources(times, values, candidates: Sequence[Candidate], *, lag_toleranc
                               magnitude, reasons,
                               {int(lag * step): (None if not np.isfinite(v) else round(float(v), 4))
                                for lag, v in zip(lags, r)}))
-    out.sort(key=lambda s: (-s.score, abs(s.lag_error_s) if math.isfinite(s.lag_error_s) else math.inf, s.name))
+    if upstream_of:
+        out = _mark_waypoints(out, upstream_of, waypoint_ratio, lag_tolerance, min_tolerance_s)
+    out.sort(key=lambda s: (s.waypoint_of is not None, -s.score,
+                            abs(s.lag_error_s) if math.isfinite(s.lag_error_s) else math.inf, s.name))
     return [SourceRank(**{**s.__dict__, "rank": i + 1}) for i, s in enumerate(out)]
+
+
+def _mark_waypoints(ranks: list[SourceRank], upstream_of: Mapping[str, Collection[str]], ratio: float,
+                    lag_tolerance: float, min_tolerance_s: float) -> list[SourceRank]:
+    by_name = {r.name: r for r in ranks}
+    out = []
+    for c in ranks:
+        best = None
+        if c.kind != "outlet" and c.score > 0 and math.isfinite(c.best_lag_s):  # a passing plume never shows in a discharge
+            for name in upstream_of.get(c.name, ()):
+                u = by_name.get(name)
+                if u is None or u is c or not (u.score >= ratio * c.score) or not math.isfinite(u.best_lag_s):
+                    continue
+                tol = max(lag_tolerance * max(u.expected_lag_s - c.expected_lag_s, 0.0), min_tolerance_s)
+                gap = (u.best_lag_s - c.best_lag_s) - (u.expected_lag_s - c.expected_lag_s)
+                if u.best_lag_s > c.best_lag_s and abs(gap) <= tol and (best is None or u.score > best.score):
+                    best = u
+        if best is not None:
+            c = replace(c, waypoint_of=best.name, reasons=c.reasons + (
+                f"waypoint: the plume from {best.name} passed here ({(best.best_lag_s - c.best_lag_s) / 3600:.1f} h "
+                f"between them, travel {(best.expected_lag_s - c.expected_lag_s) / 3600:.1f} h)",))
+        out.append(c)
+    return out

@@ -14,14 +14,19 @@ one station and judge each anomaly with the evidence around it.
 Verdict rules, in order (the reasons list every piece of evidence used):
 
 * a hard-fault test, or an anomaly whose strongest value lies in one on the same parameter → FAULT;
+* a spike (one sample, straight back) → FAULT unless at least two related parameters spiked with
+  it in the signature direction (upstream does not count: a plume that travelled is never one
+  sample wide);
 * corroborated by ≥ 1 related parameter in the signature direction, or the upstream neighbour
   showed the same change about one travel time earlier → EVENT;
-* a spike (one sample, straight back) with neither → FAULT;
 * a drift, step or excursion with neither, where related parameters or upstream data were there
   to show it → FAULT ("a single-parameter jump that nothing else saw");
 * at a discharge outlet (``kind="outlet"``), a sustained excursion or step with no fault sign
   → EVENT (a discharge's pollutants change independently: process upsets are real);
 * otherwise UNCERTAIN (nothing to compare with).
+
+A drift that related parameters or upstream share is a real slow change of the water (season,
+weather, flow): neither an instrument drift nor a warning, so it is dropped unless asked for.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import numpy as np
 from gongzhi.analytics.anomaly import (
     EVENT,
     FAULT,
+    FLAG_VERDICTS,
     UNCERTAIN,
     Anomaly,
     Prepared,
@@ -47,6 +53,7 @@ from gongzhi.analytics.anomaly import (
     detect_spikes,
     detect_steps,
     drift_statistic,
+    normalise_flags,
     prepare,
 )
 from gongzhi.analytics.baseline import Baseline
@@ -102,6 +109,17 @@ class Thresholds:
     subset_rel_tol: float = 0.1
 
 
+def _flagged_bad(flags, n: int) -> np.ndarray | None:
+    """Samples whose HJ 212 flag says the value is not a measurement of the water (D, F, B, C, M)."""
+    if flags is None:
+        return None
+    f = np.asarray(flags, dtype=object)
+    if f.ndim != 1 or f.shape[0] != n:
+        return None
+    bad = [k for k, (verdict, _) in FLAG_VERDICTS.items() if verdict == FAULT]
+    return np.isin(normalise_flags(f), bad)
+
+
 def _window(p: Prepared, start_s: float, end_s: float, pad: int = 1) -> slice:
     i0 = int(np.floor((start_s - p.grid.t0) / p.grid.step)) - pad
     i1 = int(np.ceil((end_s - p.grid.t0) / p.grid.step)) + pad + 1
@@ -109,9 +127,8 @@ def _window(p: Prepared, start_s: float, end_s: float, pad: int = 1) -> slice:
 
 
 def _direction(a: Anomaly) -> int:
-    if a.test == "spike" or a.test == "excursion":
-        return 1 if a.statistic > 0 else -1
-    if a.test in ("step", "drift"):
+    """+1 when the anomaly went up, −1 when down (by its signed statistic where it has one)."""
+    if a.test in ("spike", "excursion", "step", "drift"):
         return 1 if a.statistic > 0 else -1
     return 1 if a.observed >= a.expected else -1
 
@@ -125,8 +142,9 @@ def _step_z(p: Prepared, w: int) -> np.ndarray:
 
 
 class _Signals:
-    """The evidence arrays of a prepared series, computed once: baseline z, and the step statistic
-    (a change at a change point is compared with changes, a level with levels)."""
+    """The evidence arrays of a prepared series, each computed once when first asked for: the
+    baseline z, and the spike, step and drift statistics (like is compared with like: a change at
+    a change point with changes, a level with levels)."""
 
     def __init__(self, p: Prepared, w: int, drift_window_s: float) -> None:
         self.p, self.w = p, w
@@ -138,6 +156,11 @@ class _Signals:
             if "step" not in self._cache:
                 self._cache["step"] = _step_z(self.p, self.w)
             return self._cache["step"]
+        if test == "spike":
+            if "spike" not in self._cache:
+                m = rolling_nanmedian(self.p.x, 2, 2, skip_center=True, min_count=2)
+                self._cache["spike"] = (self.p.x - m) / self.p.baseline.spike_scale
+            return self._cache["spike"]
         if test == "drift":
             if "drift" not in self._cache:
                 self._cache["drift"] = drift_statistic(self.p, self.drift_slots)[0]
@@ -159,7 +182,8 @@ def assess(times, values: Mapping[str, object], *, flags: Mapping[str, object] |
            ranges: Mapping[str, tuple[float | None, float | None]] | None = None,
            signature: Mapping[str, int] | None = None, kind: str = "section",
            upstream: Sequence[Upstream] = (), thresholds: Thresholds | None = None,
-           since_s: float | None = None, skip: Collection[str] = ()) -> list[Anomaly]:
+           since_s: float | None = None, skip: Collection[str] = (),
+           keep_shared_drifts: bool = False) -> list[Anomaly]:
     """All anomalies of one station, each with its verdict and reasons.
 
     ``times``: sample times (epoch seconds or datetime64) shared by every parameter;
@@ -168,13 +192,18 @@ def assess(times, values: Mapping[str, object], *, flags: Mapping[str, object] |
     the values given when absent); ``ranges``: code → physically possible ``(low, high)``;
     ``signature``: the parameters that move together in pollution (default by ``kind``:
     ``section`` → :data:`SURFACE_WATER_SIGNATURE`, ``air`` → :data:`AIR_SIGNATURE`,
-    ``outlet`` → none); ``upstream``: neighbours with travel times; ``since_s``: report only
+    ``outlet`` → none); values flagged D, F, B, C or M are reported by the flag test and left
+    out of every other test (they do not measure the water); ``upstream``: neighbours with travel times; ``since_s``: report only
     anomalies ending at or after this time (the values before serve as history); ``skip``:
-    names of tests not to run (e.g. ``{"subset"}`` for data known to break NH3-N ≤ TN).
+    names of tests not to run (e.g. ``{"subset"}`` for data known to break NH3-N ≤ TN);
+    ``keep_shared_drifts``: also return drifts that related parameters or upstream shared (a
+    real slow change of the water — season, weather, flow — not an instrument drift and not a
+    warning; dropped by default).
 
     Bad input gives defined outcomes: an empty or all-NaN series has no anomalies; a parameter
     whose values do not match ``times`` in length is skipped with nothing reported for it (the
-    others are still judged)."""
+    others are still judged); an upstream neighbour with unusable data is ignored. Times that are
+    not a time series (see :func:`gongzhi.analytics.series.regular`) raise ``ValueError``."""
     th = thresholds or Thresholds()
     baselines = baselines or {}
     ranges = ranges or {}
@@ -184,10 +213,15 @@ def assess(times, values: Mapping[str, object], *, flags: Mapping[str, object] |
     n_times = np.asarray(times).shape[0] if np.ndim(times) else 0
 
     prepared: dict[str, Prepared] = {}
+    clean: dict[str, np.ndarray] = {}
     for code, v in values.items():
         arr = np.asarray(v, float)
         if arr.ndim != 1 or arr.shape[0] != n_times:
             continue
+        bad = _flagged_bad(flags.get(code), n_times)
+        if bad is not None and bad.any():
+            arr = np.where(bad, np.nan, arr)  # known-bad values judge nothing; their flag is reported
+        clean[code] = arr
         prepared[code] = prepare(times, arr, baseline=baselines.get(code), parameter=code)
 
     found: list[Anomaly] = []
@@ -210,10 +244,10 @@ def assess(times, values: Mapping[str, object], *, flags: Mapping[str, object] |
             found += detect_flags(times, fl, parameter=code, values=values[code])
     for part, whole in SUBSET_PAIRS:
         if part in prepared and whole in prepared and "subset" not in skip:
-            found += check_subset(times, values[part], values[whole], part_name=part, whole_name=whole,
+            found += check_subset(times, clean[part], clean[whole], part_name=part, whole_name=whole,
                                   rel_tol=th.subset_rel_tol)
     if "w01009" in prepared and "w01010" in prepared and kind == "section" and "do_saturation" not in skip:
-        found += check_do_saturation(times, values["w01009"], values["w01010"])
+        found += check_do_saturation(times, clean["w01009"], clean["w01010"])
 
     up_prepared: list[tuple[Upstream, dict[str, Prepared]]] = []
     for u in upstream:
@@ -222,7 +256,10 @@ def assess(times, values: Mapping[str, object], *, flags: Mapping[str, object] |
         for code, v in u.values.items():
             arr = np.asarray(v, float)
             if arr.ndim == 1 and arr.shape[0] == nu:
-                m[code] = prepare(u.times, arr, baseline=u.baselines.get(code), parameter=code)
+                try:
+                    m[code] = prepare(u.times, arr, baseline=u.baselines.get(code), parameter=code)
+                except (ValueError, TypeError):  # a neighbour's bad times never cost the station its verdicts
+                    continue
         up_prepared.append((u, m))
 
     sig = {c: _Signals(p, th.step_window, th.drift_window_s) for c, p in prepared.items()}
@@ -232,8 +269,10 @@ def assess(times, values: Mapping[str, object], *, flags: Mapping[str, object] |
     for a in found:
         if since_s is not None and a.end_s < since_s:
             continue
-        out.append(a if a.verdict != UNCERTAIN or a.test == "flag" else
-                   _judge(a, sig, signature, up_sig, hard, kind, th))
+        judged = a if a.verdict != UNCERTAIN or a.test == "flag" else _judge(a, sig, signature, up_sig, hard, kind, th)
+        if judged.test == "drift" and judged.verdict == EVENT and not keep_shared_drifts:
+            continue
+        out.append(judged)
     return sorted(out, key=lambda x: (x.start_s, x.parameter, x.test))
 
 
@@ -246,7 +285,9 @@ def _judge(a: Anomaly, prepared: Mapping[str, _Signals], signature: Mapping[str,
     # (level change over the same window) at its peak (± 2 slots), anything else with baseline z
     # over its span (± 1 slot)
     a_start, a_end, pad = a.start_s, a.end_s, 1
-    if a.test == "step":
+    if a.test == "spike":
+        pad = 0
+    elif a.test == "step":
         a_end, pad = a.start_s, 2
     elif a.test == "drift":
         a_start = a_end = a.peak_s
@@ -272,7 +313,7 @@ def _judge(a: Anomaly, prepared: Mapping[str, _Signals], signature: Mapping[str,
     # 3. upstream, one travel time earlier
     showed, silent = [], []
     for u, m in upstream:
-        if code not in m:
+        if code not in m or a.test == "spike":  # a plume that travelled is never one sample wide
             continue
         s_u = m[code]
         p = s_u.p
@@ -291,6 +332,11 @@ def _judge(a: Anomaly, prepared: Mapping[str, _Signals], signature: Mapping[str,
 
     details = {"corroborating": corroborating, "quiet_related": quiet, "upstream_showed": showed,
                "upstream_silent": silent}
+    if a.test == "spike" and len(corroborating) < 2:
+        why = "one sample that came straight back"
+        if quiet or len(corroborating) == 1:
+            why += ", with no change in related parameters (at most one moved with it)"
+        return a.with_verdict(FAULT, why, **details)
     if corroborating or showed:
         why = []
         if corroborating:
@@ -300,11 +346,6 @@ def _judge(a: Anomaly, prepared: Mapping[str, _Signals], signature: Mapping[str,
                 f"{s['upstream']} z {s['peak_z']:+g} {s['lag_s'] / 3600:.1f} h earlier (travel {s['travel_time_s'] / 3600:.1f} h)"
                 for s in showed))
         return a.with_verdict(EVENT, *why, **details)
-    if a.test == "spike":
-        why = "one sample that came straight back"
-        if quiet or silent:
-            why += ", with no change in related parameters or upstream"
-        return a.with_verdict(FAULT, why, **details)
     if quiet or silent:
         why = []
         if quiet:

@@ -12,6 +12,7 @@ from gongzhi.alerts.api import router as alarms_router
 from gongzhi.api import assessments, errors, joint_zones, parameters, push, sites
 from gongzhi.api.auth import READ_AUTH
 from gongzhi.api.docs import OfflineSwagger
+from gongzhi.notifications.api import router as notifications_router
 
 
 
@@ -38,8 +39,10 @@ api = NinjaAPI(
 errors.install(api)
 
 api.add_router("/v1", sites.router)
+api.add_router("/v1", notifications_router)
 api.add_router("/v1", parameters.router)
 api.add_router("/v1", joint_zones.router)
 api.add_router("/v1", assessments.router)
+api.add_router("/v1", assessments.rankings_router)
 api.add_router("/v1", push.router)
 api.add_router("/v1", alarms_router)

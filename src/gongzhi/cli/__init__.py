@@ -17,6 +17,7 @@ import sys
 COMMAND_MODULES = (
     "demo",
     "serve",
+    "notifications",
     "gateway",
     "simulate",
     "manage",

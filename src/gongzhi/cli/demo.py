@@ -59,6 +59,9 @@ def run(args) -> int:
     from gongzhi.cli.serve import serve
 
     gateway = simulator = None
+    from gongzhi.notifications.services import start_dispatcher_thread
+
+    _notifier, notifier_stop = start_dispatcher_thread()  # email, webhooks, gateways (docs/notifications.md)
     try:
         if args.gateway_port >= 0:
             gateway = _start_gateway(args.host, args.gateway_port, args.metrics_port)
@@ -74,6 +77,7 @@ def run(args) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        notifier_stop.set()
         if simulator is not None:
             simulator.stop()
         if gateway is not None:

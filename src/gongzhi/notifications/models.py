@@ -11,6 +11,20 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+#: msgctxt of the strings other apps translate differently (a merged .po holds each msgid once per context)
+CTX = "notifications"
+
+
+#: Names of the kinds the platform sends (others are shown by their code).
+KIND_LABELS = {
+    "alarm.opened": _("告警触发"),
+    "alarm.resolved": _("告警解除"),
+    "warning.downstream": pgettext_lazy(CTX, "下游预警"),
+    "warning.escalated": pgettext_lazy(CTX, "预警升级"),
+    "warning.cancelled": _("预警撤销"),
+}
 
 
 class Notification(models.Model):
@@ -26,7 +40,7 @@ class Notification(models.Model):
     payload = models.JSONField(_("附加数据"), default=dict, blank=True)
     ref = models.CharField(_("来源对象"), max_length=128, blank=True, db_index=True, help_text=_("例如 alarm:42"))
     urgent = models.BooleanField(_("紧急"), default=False)
-    created = models.DateTimeField(_("创建时间"), db_index=True)
+    created = models.DateTimeField(pgettext_lazy(CTX, "创建时间"), db_index=True)
     read_at = models.DateTimeField(_("阅读时间"), null=True, blank=True)
 
     class Meta:
@@ -43,6 +57,18 @@ class Notification(models.Model):
 
     def body_for(self, language: str) -> str:
         return self.body_en if language.startswith("en") and self.body_en else self.body
+
+    @property
+    def kind_label(self) -> str:
+        return str(KIND_LABELS.get(self.kind, self.kind))
+
+    @property
+    def safe_link(self) -> str:
+        """The link if it is a site path or an http(s) URL (never ``javascript:`` and the like)."""
+        link = (self.link or "").strip()
+        if (link.startswith("/") and not link.startswith("//")) or link.startswith(("http://", "https://")):
+            return link
+        return ""
 
 
 class DeliveryStatus(models.TextChoices):
@@ -61,11 +87,11 @@ class Delivery(models.Model):
     endpoint = models.ForeignKey(
         "WebhookEndpoint", on_delete=models.CASCADE, null=True, blank=True, related_name="deliveries", verbose_name=_("回调地址")
     )
-    status = models.CharField(_("状态"), max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED)
+    status = models.CharField(pgettext_lazy(CTX, "状态"), max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED)
     attempts = models.PositiveIntegerField(_("尝试次数"), default=0)
     next_attempt_at = models.DateTimeField(_("下次尝试"), null=True, blank=True)
     last_error = models.TextField(_("最近错误"), blank=True)
-    created = models.DateTimeField(_("创建时间"))
+    created = models.DateTimeField(pgettext_lazy(CTX, "创建时间"))
     sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
     claimed_at = models.DateTimeField(_("领取时间"), null=True, blank=True)
     claim_token = models.CharField(_("领取标记"), max_length=32, blank=True, db_index=True)
@@ -91,7 +117,7 @@ class Subscription(models.Model):
     )
     kind_pattern = models.CharField(_("通知类型"), max_length=64, help_text=_("例如 alarm.*、warning.downstream 或 *"))
     channel = models.CharField(_("渠道"), max_length=32)
-    enabled = models.BooleanField(_("启用"), default=True)
+    enabled = models.BooleanField(pgettext_lazy(CTX, "启用"), default=True)
 
     class Meta:
         verbose_name = _("通知订阅")
@@ -113,7 +139,7 @@ class QuietHours(models.Model):
     )
     start = models.TimeField(_("开始（北京时间）"))
     end = models.TimeField(_("结束（北京时间）"))
-    enabled = models.BooleanField(_("启用"), default=True)
+    enabled = models.BooleanField(pgettext_lazy(CTX, "启用"), default=True)
 
     class Meta:
         verbose_name = _("免打扰时段")
@@ -135,7 +161,7 @@ class WebhookEndpoint(models.Model):
     kinds = models.CharField(
         _("通知类型"), max_length=500, blank=True, help_text=_("以逗号分隔，例如 alarm.*,warning.*；留空表示全部")
     )
-    active = models.BooleanField(_("启用"), default=True)
+    active = models.BooleanField(pgettext_lazy(CTX, "启用"), default=True)
     timeout_seconds = models.FloatField(_("超时（秒）"), default=5.0)
 
     class Meta:

@@ -21,11 +21,13 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
-from django.db.models import Q
+from django.contrib.auth import get_user_model
+from django.db import close_old_connections, connections, transaction
+from django.db.models import F, Model, Q
 from django.utils import timezone
 
 from gongzhi.notifications.channels import all_channels, get_channel
@@ -63,13 +65,16 @@ def notify(*, recipients, kind: str, subject: str, body: str, subject_en: str = 
     channel problem. ``kind`` is e.g. ``"alarm.opened"``, ``"warning.downstream"``,
     ``"warning.escalated"``; ``ref`` identifies the source object (e.g. ``"alarm:42"``).
 
-    De-duplication: a recipient who already has a notification of the same ``kind`` and ``ref``
-    (``ref`` not empty) is skipped. Inactive users and repeated users are skipped. Returns the
-    notifications created."""
+    ``recipients`` is an iterable of users (a list, a queryset) or one user. De-duplication: a
+    recipient who already has a notification of the same ``kind`` and ``ref`` (``ref`` not empty)
+    is skipped. Inactive users and repeated users are skipped. Returns the notifications created."""
     now = now or timezone.now()
-    kind = (kind or "").strip()
+    kind = (kind or "").strip()[:64]
+    ref = (ref or "")[:128]
     if not kind:
         raise ValueError("notify() needs a kind, e.g. 'alarm.opened'")
+    if isinstance(recipients, Model):  # one user given as such
+        recipients = [recipients]
     users: dict[int, object] = {}
     for user in recipients or ():
         if user is not None and getattr(user, "pk", None) and getattr(user, "is_active", True):
@@ -86,14 +91,14 @@ def notify(*, recipients, kind: str, subject: str, body: str, subject_en: str = 
                 return []
         created = Notification.objects.bulk_create([
             Notification(
-                recipient_id=pk, kind=kind[:64], subject=(subject or "")[:200], body=body or "",
+                recipient_id=pk, kind=kind, subject=(subject or "")[:200], body=body or "",
                 subject_en=(subject_en or "")[:200], body_en=body_en or "", link=(link or "")[:500],
-                payload=payload, ref=(ref or "")[:128], urgent=bool(urgent), created=now,
+                payload=payload, ref=ref, urgent=bool(urgent), created=now,
             )
             for pk in users
         ])
         if any(n.pk is None for n in created):  # a backend without RETURNING: read the rows back
-            created = list(Notification.objects.filter(recipient_id__in=users, kind=kind, created=now, ref=ref[:128]).order_by("id"))
+            created = list(Notification.objects.filter(recipient_id__in=users, kind=kind, created=now, ref=ref).order_by("id"))
         for n in created:
             n.recipient = users[n.recipient_id]
         _queue_deliveries(created, kind=kind, urgent=bool(urgent), now=now)
@@ -101,11 +106,35 @@ def notify(*, recipients, kind: str, subject: str, body: str, subject_en: str = 
     return created
 
 
-def _json_safe(payload: dict) -> dict:
-    """The payload as plain JSON (dates and decimals become strings) so storing it cannot fail."""
+def _json_safe(payload):
+    """The payload as plain JSON so storing it cannot fail on either database: dates and decimals
+    become strings, NaN and infinities (a broken sensor's value) become null, keys become strings."""
+
+    def clean(value, depth=0):
+        if depth > 50:
+            return None
+        if isinstance(value, float):
+            return value if math.isfinite(value) else None
+        if value is None or isinstance(value, (str, int, bool)):
+            return value
+        if isinstance(value, dict):
+            return {str(k): clean(v, depth + 1) for k, v in value.items()}
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return [clean(v, depth + 1) for v in value]
+        if isinstance(value, Decimal):
+            return str(value) if value.is_finite() else None
+        if hasattr(value, "item") and callable(value.item):  # a NumPy scalar
+            try:
+                return clean(value.item(), depth + 1)
+            except (TypeError, ValueError):
+                pass
+        return str(value)
+
     try:
-        return json.loads(json.dumps(payload, default=str))
-    except (TypeError, ValueError):
+        cleaned = clean(payload)
+        json.dumps(cleaned, allow_nan=False)
+        return cleaned
+    except (TypeError, ValueError, RecursionError):
         return {"unserialisable_payload": repr(payload)[:1000]}
 
 
@@ -209,8 +238,20 @@ def set_subscription(*, user, kind_pattern: str, channel: str, enabled: bool) ->
     return sub
 
 
-def delete_subscription(*, user, subscription_id: int) -> int:
-    return Subscription.objects.filter(user=user, pk=subscription_id).delete()[0]
+def valid_id(value) -> int | None:
+    """``value`` as a row id, or None when it cannot name a row (not a number, ≤ 0, ≥ 2**63)."""
+    try:
+        pk = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return pk if 0 < pk < 2**63 else None
+
+
+def delete_subscription(*, user, subscription_id) -> int:
+    pk = valid_id(subscription_id)
+    if pk is None:
+        return 0
+    return Subscription.objects.filter(user=user, pk=pk).delete()[0]
 
 
 # --- quiet hours ----------------------------------------------------------------------------------
@@ -254,12 +295,8 @@ def mark_read(*, user, notification_ids, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     qs = Notification.objects.filter(recipient=user, read_at__isnull=True)
     if notification_ids != "all":
-        ids = []
-        for value in notification_ids or ():
-            try:
-                ids.append(int(value))
-            except (TypeError, ValueError):
-                continue
+        # anything that cannot name a row is ignored (a huge number would overflow the database's integer)
+        ids = [pk for pk in map(valid_id, notification_ids or ()) if pk is not None]
         qs = qs.filter(pk__in=ids)
     return qs.update(read_at=now)
 
@@ -320,11 +357,14 @@ def claim_due(*, now: dt.datetime, limit: int = 200) -> tuple[str, list[Delivery
     if not ids:
         return token, []
     Delivery.objects.filter(_due_q(now), id__in=ids).update(status=DeliveryStatus.SENDING, claim_token=token, claimed_at=now)
-    rows = list(
-        Delivery.objects.filter(claim_token=token, status=DeliveryStatus.SENDING)
-        .select_related("notification__recipient", "endpoint__bureau")
-        .order_by("id")
-    )
+    rows = list(Delivery.objects.filter(claim_token=token, status=DeliveryStatus.SENDING).select_related("notification").order_by("id"))
+    # recipients and endpoints repeat across a batch: load each once, not once per row
+    users = get_user_model().objects.in_bulk({d.notification.recipient_id for d in rows})
+    endpoints = WebhookEndpoint.objects.select_related("bureau").in_bulk({d.endpoint_id for d in rows if d.endpoint_id})
+    for d in rows:
+        d.notification.recipient = users[d.notification.recipient_id]
+        if d.endpoint_id:
+            d.endpoint = endpoints[d.endpoint_id]
     return token, rows
 
 
@@ -356,8 +396,18 @@ def dispatch_due(*, now: dt.datetime | None = None, limit: int = 200) -> Dispatc
             continue
         by_channel.setdefault(d.channel, []).append(d)
     if by_channel:
-        for d, error in _send_all(by_channel):
-            _finish(d, token, result, now, error=error)
+        outcomes = list(_send_all(by_channel))
+        # one transaction for the batch's bookkeeping: one commit instead of one per delivery
+        with transaction.atomic():
+            sent = [d.pk for d, error in outcomes if error is None]
+            if sent:
+                Delivery.objects.filter(pk__in=sent, claim_token=token, status=DeliveryStatus.SENDING).update(
+                    status=DeliveryStatus.SENT, attempts=F("attempts") + 1, sent_at=now, last_error="", claim_token="")
+                result.sent += len(sent)
+                result.outcomes.update(dict.fromkeys(sent, "sent"))
+            for d, error in outcomes:
+                if error is not None:
+                    _finish(d, token, result, now, error=error)
     return result
 
 
@@ -428,6 +478,21 @@ def retry_now(*, delivery_ids, now: dt.datetime | None = None) -> int:
         status=DeliveryStatus.QUEUED, next_attempt_at=now, claim_token="")
 
 
+def purge(*, days: int = 180, now: dt.datetime | None = None) -> int:
+    """Delete notifications older than ``days`` days, with their deliveries, unless a delivery is
+    still waiting to go out (queued, sending, deferred). Returns how many notifications went."""
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    now = now or timezone.now()
+    waiting = Delivery.objects.filter(status__in=[DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.DEFERRED])
+    old = Notification.objects.filter(created__lt=now - dt.timedelta(days=days)).exclude(pk__in=waiting.values("notification_id"))
+    ids = list(old.values_list("pk", flat=True))
+    with transaction.atomic():
+        for start in range(0, len(ids), 1000):
+            Notification.objects.filter(pk__in=ids[start:start + 1000]).delete()
+    return len(ids)
+
+
 # --- the dispatcher loop --------------------------------------------------------------------------
 
 
@@ -436,6 +501,7 @@ def run_dispatcher(stop: threading.Event, *, interval: float = 2.0, limit: int =
     ``interval`` seconds. Database errors are logged and the loop carries on."""
     while not stop.is_set():
         busy = False
+        _wake.clear()  # a notify() committing from here on wakes the next round
         try:
             close_old_connections()
             result = dispatch_due(limit=limit)
@@ -446,15 +512,65 @@ def run_dispatcher(stop: threading.Event, *, interval: float = 2.0, limit: int =
             log.exception("notification dispatch failed; retrying in %s s", interval)
         if not busy:
             _wake.wait(interval)
-            _wake.clear()
-    close_old_connections()
+    connections.close_all()  # this thread's connections
+
+
+class _StopEvent(threading.Event):
+    """Setting it also wakes the loop, so it stops at once instead of after its interval."""
+
+    def set(self) -> None:
+        super().set()
+        _wake.set()
 
 
 def start_dispatcher_thread(*, interval: float = 2.0) -> tuple[threading.Thread, threading.Event]:
     """Run :func:`run_dispatcher` on a daemon thread (used by ``gongzhi demo``); set the returned
     event to stop it."""
-    stop = threading.Event()
+    stop = _StopEvent()
     thread = threading.Thread(target=run_dispatcher, args=(stop,), kwargs={"interval": interval},
                               name="notification-dispatcher", daemon=True)
     thread.start()
     return thread, stop
+
+
+# --- webhook endpoints ----------------------------------------------------------------------------
+
+MIN_SECRET_LENGTH = 16
+
+
+def webhook_endpoint_errors(endpoint: WebhookEndpoint) -> dict[str, str]:
+    """The service's own rules beyond the model fields (used by the admin form too)."""
+    from django.utils.translation import gettext as _t
+
+    errors = {}
+    if len(endpoint.secret or "") < MIN_SECRET_LENGTH:
+        errors["secret"] = _t("签名密钥至少 %(n)d 个字符") % {"n": MIN_SECRET_LENGTH}
+    try:
+        timeout_ok = 0.1 <= float(endpoint.timeout_seconds) <= 30
+    except (TypeError, ValueError):
+        timeout_ok = False
+    if not timeout_ok:
+        errors["timeout_seconds"] = _t("超时应在 0.1 到 30 秒之间")
+    if endpoint.url and not endpoint.url.lower().startswith(("http://", "https://")):
+        errors["url"] = _t("地址须以 http:// 或 https:// 开头")
+    return errors
+
+
+def save_webhook_endpoint(*, endpoint: WebhookEndpoint | None = None, bureau=None, name: str | None = None,
+                          url: str | None = None, secret: str | None = None, kinds: str | None = None,
+                          active: bool | None = None, timeout_seconds: float | None = None) -> WebhookEndpoint:
+    """Create or change a bureau's webhook endpoint (validated: http(s) URL, secret of at least
+    16 characters, timeout between 0.1 and 30 s)."""
+    from django.core.exceptions import ValidationError
+
+    endpoint = endpoint or WebhookEndpoint()
+    for attr, value in (("bureau", bureau), ("name", name), ("url", url), ("secret", secret), ("kinds", kinds),
+                        ("active", active), ("timeout_seconds", timeout_seconds)):
+        if value is not None:
+            setattr(endpoint, attr, value)
+    errors = webhook_endpoint_errors(endpoint)
+    if errors:
+        raise ValidationError(errors)
+    endpoint.full_clean()
+    endpoint.save()
+    return endpoint

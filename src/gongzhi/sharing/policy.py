@@ -197,6 +197,28 @@ def can_create(user, model: type, *, owner: reg.Bureau | int | None = None) -> b
     return owner_pk is None or owner_pk == user.bureau_id
 
 
+def administered_bureaus(user) -> QuerySet[reg.Bureau]:
+    """Bureaus whose bureau-wide settings ``user`` manages (notification webhook endpoints and the
+    like): superusers all, a bureau's administrators their own bureau, everyone else none."""
+    if not _signed_in(user):
+        return reg.Bureau.objects.none()
+    if user.is_superuser:
+        return reg.Bureau.objects.all()
+    if user.bureau_id and user.role == Role.ADMINISTRATOR:
+        return reg.Bureau.objects.filter(pk=user.bureau_id)
+    return reg.Bureau.objects.none()
+
+
+def can_administer_bureau(user, bureau: reg.Bureau | int | None) -> bool:
+    """May ``user`` manage the bureau-wide settings of ``bureau`` (see :func:`administered_bureaus`)?"""
+    if bureau is None or not _signed_in(user):
+        return False
+    if user.is_superuser:
+        return True
+    pk = bureau.pk if isinstance(bureau, reg.Bureau) else bureau
+    return bool(user.bureau_id) and pk == user.bureau_id and user.role == Role.ADMINISTRATOR
+
+
 def writable_bureaus(user, model: type) -> QuerySet[reg.Bureau]:
     """Bureaus on whose behalf ``user`` may create ``model`` objects (for form choices)."""
     if not _signed_in(user):

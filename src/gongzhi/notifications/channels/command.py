@@ -50,6 +50,7 @@ class CommandChannel(Channel):
         if done.returncode == 0:
             return
         detail = (done.stderr or done.stdout).decode("utf-8", "replace").strip()[-300:]
+        message = f"exit {done.returncode}" + (f": {detail}" if detail else "")
         if done.returncode == EX_TEMPFAIL:
-            raise RetryableError(f"exit {EX_TEMPFAIL}: {detail}")
-        raise PermanentError(f"exit {done.returncode}: {detail}")
+            raise RetryableError(message)
+        raise PermanentError(message)

@@ -1,9 +1,11 @@
-"""Synthetic series with known answers for the analytics tests (no database, no simulator)."""
+"""Synthetic series with known answers for the analytics tests (no database, no simulator).
+
+A plain module with a unique name (not conftest.py): test modules import it directly, and a
+name of its own cannot be shadowed by another folder's conftest when several folders run together."""
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 HOUR = 3600.0
 #: 2026-06-01 00:00 UTC (summer, JJA)
@@ -25,8 +27,3 @@ def make_series(days: int = 30, *, level: float = 10.0, diurnal: float = 0.0, si
     if decimals is not None:
         x = np.round(x, decimals)
     return t, x
-
-
-@pytest.fixture
-def series():
-    return make_series
