@@ -225,6 +225,8 @@ def compile_rule(rule: AlarmRule, *, today: dt.date | None = None) -> tuple[list
 def rules_version() -> tuple:
     """Changes when a rule changes or a series appears (a new series may fall under a rule)."""
     r = AlarmRule.objects.aggregate(n=Count("pk"), u=Max("updated"))
+    if not r["n"]:  # no rules: new series change nothing (one query, not two)
+        return (0, None, None, services.local_rules_version())
     s = Series.objects.aggregate(m=Max("pk"))
     return (r["n"], r["u"], s["m"], services.local_rules_version())
 
