@@ -8,6 +8,7 @@ from __future__ import annotations
 from ninja import NinjaAPI
 from ninja.renderers import JSONRenderer
 
+from gongzhi.alerts.api import router as alarms_router
 from gongzhi.api import assessments, errors, joint_zones, parameters, push, sites
 from gongzhi.api.auth import READ_AUTH
 from gongzhi.api.docs import OfflineSwagger
@@ -44,3 +45,4 @@ api.add_router("/v1", joint_zones.router)
 api.add_router("/v1", assessments.router)
 api.add_router("/v1", assessments.rankings_router)
 api.add_router("/v1", push.router)
+api.add_router("/v1", alarms_router)

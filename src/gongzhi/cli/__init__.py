@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "hj212",
     "observations",
     "api",
+    "alerts",
 )
 
 

@@ -8,6 +8,7 @@ simulated loggers (docs/simulator.md). Ctrl-C stops everything."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 
@@ -46,9 +47,15 @@ def run(args) -> int:
     _ensure_superuser(data_dir)
     if not args.no_history:
         _backfill_history(args.history_days)
+    from gongzhi.alerts.services import seed_demo_rules
+
+    made = seed_demo_rules()  # after the history: old values never raise alarms anyway
+    if made:
+        print(f"gongzhi demo: {made} default alarm rules created (admin: 告警规则)", flush=True)
     _print_users(data_dir)
     if args.no_serve:
         return 0
+    _start_alerts_timer()
     from gongzhi.cli.serve import serve
 
     gateway = simulator = None
@@ -139,6 +146,28 @@ class _GatewayThread:
             except Exception:  # a stuck shutdown must not keep the demo from exiting
                 pass
             self.thread.join(timeout)
+
+
+def _start_alerts_timer(every_s: float = 30.0):
+    """The alarm timer (as ``gongzhi alerts tick --every 30``): catch-up, missing data, escalation."""
+    import threading
+
+    from django.db import close_old_connections
+
+    from gongzhi.alerts.evaluation import tick
+
+    def run() -> None:
+        while True:
+            time.sleep(every_s)
+            try:
+                close_old_connections()
+                tick()
+            except Exception as exc:  # the timer never stops the demo
+                print(f"gongzhi demo: alerts tick failed: {exc}", flush=True)
+
+    t = threading.Thread(target=run, name="gongzhi-alerts-timer", daemon=True)
+    t.start()
+    return t
 
 
 def _start_gateway(host: str, port: int, metrics_port: int) -> _GatewayThread | None:

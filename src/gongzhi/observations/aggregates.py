@@ -773,9 +773,41 @@ def _to_anchor(frame: pl.DataFrame, groups: Iterable[Group], gindex: dict) -> pl
     ).drop("g")
 
 
+#: Callables run after the transaction that stored recomputed aggregates commits, each with
+#: the rows as ``(series_id, period, start, value, valid, flag)`` tuples (hour and day periods).
+#: Like the write listeners of :mod:`gongzhi.observations.services`: hand the rows on, return.
+_aggregate_listeners: list = []
+
+
+def add_aggregate_listener(fn) -> None:
+    if fn not in _aggregate_listeners:
+        _aggregate_listeners.append(fn)
+
+
+def remove_aggregate_listener(fn) -> None:
+    if fn in _aggregate_listeners:
+        _aggregate_listeners.remove(fn)
+
+
+def _fire_aggregate_listeners(rows: list[tuple]) -> None:
+    import logging
+
+    for fn in list(_aggregate_listeners):
+        try:
+            fn(rows)
+        except Exception:  # never let a listener break the recompute
+            logging.getLogger(__name__).exception("aggregate listener %r failed", fn)
+
+
 def _store(frame: pl.DataFrame, period: str, now: dt.datetime) -> int:
     if frame.height == 0:
         return 0
+    if _aggregate_listeners and period in (Period.HOUR, Period.DAY):
+        rows = [
+            (r["series_id"], str(period), r["start"].replace(tzinfo=UTC), r["value"], bool(r["valid"]), r["flag"] or "")
+            for r in frame.select("series_id", "start", "value", "valid", "flag").iter_rows(named=True)
+        ]
+        transaction.on_commit(lambda: _fire_aggregate_listeners(rows))
     objs = [
         Aggregate(
             series_id=r["series_id"], period=period, start=r["start"].replace(tzinfo=UTC), value=r["value"],

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import sqlite3
 import threading
 from dataclasses import dataclass, field
@@ -66,6 +67,34 @@ class WriteResult:
     duplicates: int = 0
     #: index (in the input) of every row that was already stored or repeated within the batch
     duplicate_indexes: list[int] = field(default_factory=list)
+
+
+# --- after-commit listeners ----------------------------------------------------------------------
+
+#: Callables run after the transaction that stored new values commits (e.g. the alarm evaluator),
+#: each with the new rows as ``(series_id, time_us, value, flag, qc)`` tuples and ``received``.
+#: They run on the writer's thread right after the commit: they must only hand the rows on
+#: (a queue) and return. A listener that raises is logged and never affects the write.
+_write_listeners: list = []
+
+
+def add_write_listener(fn) -> None:
+    """Register ``fn(rows, received)`` to run after every committed write (once per function)."""
+    if fn not in _write_listeners:
+        _write_listeners.append(fn)
+
+
+def remove_write_listener(fn) -> None:
+    if fn in _write_listeners:
+        _write_listeners.remove(fn)
+
+
+def _fire_listeners(rows: list[tuple], received: dt.datetime) -> None:
+    for fn in list(_write_listeners):
+        try:
+            fn(rows, received)
+        except Exception:  # never let a listener break the writer
+            logging.getLogger(__name__).exception("write listener %r failed", fn)
 
 
 # --- series ---------------------------------------------------------------------------------------
@@ -154,6 +183,8 @@ def write_observations(rows: Sequence[ObservationRow], *, source: int, received:
             else:
                 returned = _write_sqlite(cur, rows, keys, source, received)
             _add_pending(cur, returned, received)
+        if returned and _write_listeners:
+            transaction.on_commit(lambda: _fire_listeners(returned, received))
     new_keys = {(sid, us) for sid, us, *_ in returned}
     result = WriteResult()
     seen: set = set()

@@ -368,3 +368,77 @@ def can_push_data(bureau, obj) -> bool:
     site, enterprise = _data_holder(obj)
     holder = site or enterprise
     return holder is not None and holder.owner_id == bureau_pk
+
+
+# --- alarms and downstream warnings (gongzhi.alerts) ---------------------------------------------
+#
+# * An alarm is seen by its owner bureau (the bureau that owns the series), by every bureau that
+#   received a downstream warning about it, and by co-governance offices for alarms that crossed
+#   a boundary (have a warning). Superusers see all.
+# * The owner bureau's administrators, monitoring staff and emergency duty officers acknowledge
+#   and close its alarms.
+# * A warning is acknowledged by the receiving bureau's emergency duty officers and
+#   administrators; once escalated to the office level, also by the office's administrators.
+# * Rules are managed by the owner bureau's administrators and monitoring staff.
+
+ALARM_HANDLER_ROLES = frozenset({Role.ADMINISTRATOR, Role.MONITORING_STAFF, Role.EMERGENCY_DUTY_OFFICER})
+WARNING_ACK_ROLES = frozenset({Role.ADMINISTRATOR, Role.EMERGENCY_DUTY_OFFICER})
+RULE_MANAGER_ROLES = frozenset({Role.ADMINISTRATOR, Role.MONITORING_STAFF})
+
+
+def visible_alarms(user, queryset: QuerySet) -> QuerySet:
+    """The alarms of ``queryset`` that ``user`` may see (rules above)."""
+    if not _signed_in(user):
+        return queryset.none()
+    if user.is_superuser:
+        return queryset
+    if not user.bureau_id:
+        return queryset.none()
+    q = Q(owner_id=user.bureau_id) | Q(warnings__bureau_id=user.bureau_id)
+    if _is_office(user):
+        q |= Q(warnings__isnull=False)
+    return queryset.filter(pk__in=queryset.model.objects.filter(q).values("pk"))
+
+
+def can_view_alarm(user, alarm) -> bool:
+    if not _signed_in(user):
+        return False
+    if user.is_superuser:
+        return True
+    if not user.bureau_id:
+        return False
+    if alarm.owner_id == user.bureau_id:
+        return True
+    warnings = alarm.warnings.all()
+    if _is_office(user):
+        return warnings.exists()
+    return warnings.filter(bureau_id=user.bureau_id).exists()
+
+
+def can_handle_alarm(user, alarm) -> bool:
+    """May ``user`` acknowledge or close ``alarm`` (its owner's handlers only)?"""
+    if not _signed_in(user):
+        return False
+    if user.is_superuser:
+        return True
+    return alarm.owner_id == user.bureau_id and user.role in ALARM_HANDLER_ROLES
+
+
+def can_acknowledge_warning(user, warning) -> bool:
+    if not _signed_in(user):
+        return False
+    if user.is_superuser:
+        return True
+    if warning.bureau_id == user.bureau_id and user.role in WARNING_ACK_ROLES:
+        return True
+    return warning.level >= 2 and _is_office_admin(user)
+
+
+def can_manage_alarm_rules(user, owner: reg.Bureau | int | None = None) -> bool:
+    """May ``user`` create or change alarm rules of ``owner`` (default: the user's bureau)?"""
+    if not _signed_in(user):
+        return False
+    if user.is_superuser:
+        return True
+    owner_pk = owner.pk if isinstance(owner, reg.Bureau) else owner
+    return user.role in RULE_MANAGER_ROLES and (owner_pk is None or owner_pk == user.bureau_id)

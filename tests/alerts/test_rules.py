@@ -1,0 +1,239 @@
+"""Rules configured in the database, compiled and evaluated on stored data: each kind on both
+sides of its threshold, deduplication, flapping, permit limits per averaging period."""
+
+import datetime as dt
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from alerts_helpers import T0, feed, series, region  # noqa: F401 (fixtures)
+from gongzhi.alerts import services
+from gongzhi.alerts.evaluation import Evaluator
+from gongzhi.alerts.models import Alarm, AlarmEvent, AlarmRule
+from gongzhi.registry import models as reg
+
+
+def rule(region, **kw):
+    kw.setdefault("owner", region["ks"])
+    kw.setdefault("name", "r")
+    kw.setdefault("propagate", False)
+    return services.create_rule(**kw)
+
+
+def test_target_class_exceedance_both_sides(region):
+    # GB 3838-2002 Table 1: ammonia nitrogen class Ⅲ ≤ 1.0 mg/L; UP's target class is Ⅲ
+    s = series(region["up"], region["p"]["nh3_n"])
+    rule(region, kind="exceedance", parameter=region["p"]["nh3_n"], site=region["up"], limit_source="target_class")
+    ev = Evaluator()
+    feed(ev, s, [0.8, 1.0])
+    assert Alarm.objects.count() == 0
+    feed(ev, s, [1.2], start=T0 + dt.timedelta(minutes=5))
+    a = Alarm.objects.get()
+    assert (a.value, a.limit, a.state, a.owner, a.site) == (1.2, 1.0, "open", region["ks"], region["up"])
+    assert a.evidence["limits"]["basis"] == "GB 3838-2002 Ⅲ"
+    assert AlarmEvent.objects.filter(alarm=a, kind="opened").count() == 1
+
+
+def test_dissolved_oxygen_is_a_lower_limit(region):
+    # GB 3838-2002 Table 1: DO class Ⅲ ≥ 5 mg/L
+    s = series(region["up"], region["p"]["do"])
+    rule(region, kind="exceedance", parameter=region["p"]["do"], limit_source="target_class")
+    ev = Evaluator()
+    feed(ev, s, [5.0, 6.0])
+    assert not Alarm.objects.exists()
+    feed(ev, s, [4.8], start=T0 + dt.timedelta(hours=1))
+    assert Alarm.objects.get().limit == 5.0
+
+
+def test_standard_class_uses_lake_limits_for_a_lake(region):
+    # GB 3838-2002 Table 1: total phosphorus class Ⅲ ≤ 0.2 (river), ≤ 0.05 (lake, reservoir)
+    s_lake = series(region["lake"], region["p"]["tp"])
+    s_river = series(region["up"], region["p"]["tp"])
+    rule(region, kind="exceedance", parameter=region["p"]["tp"], limit_source="standard_class", standard_class=3)
+    ev = Evaluator()
+    feed(ev, s_lake, [0.06])
+    feed(ev, s_river, [0.06])
+    a = Alarm.objects.get()
+    assert (a.site, a.limit) == (region["lake"], 0.05)
+
+
+def test_fixed_limit_in_the_series_unit_and_scope_by_group(region):
+    group = services.create_group(code="g", name="g", owner=region["ks"], kind="explicit", sites=[region["up"]])
+    s_up = series(region["up"], region["p"]["nh3_n"])
+    s_lk = series(region["lake"], region["p"]["nh3_n"])
+    rule(region, kind="exceedance", parameter=region["p"]["nh3_n"], group=group, limit_source="fixed", upper=0.5)
+    ev = Evaluator()
+    feed(ev, s_up, [0.6])
+    feed(ev, s_lk, [0.9])  # not in the group
+    assert list(Alarm.objects.values_list("site__code", flat=True)) == ["UP"]
+
+
+def test_permit_limit_per_averaging_period(region):
+    o1, cod = region["o1"], region["p"]["cod"]
+    reg.PermitLimit.objects.create(outlet=o1, parameter=cod, period="hour", limit=80, unit="mg/L", standard="GB 4287-2012")
+    reg.PermitLimit.objects.create(outlet=o1, parameter=cod, period="instant", limit=200, unit="mg/L", standard="GB 4287-2012")
+    s = series(o1, cod, unit="mg/L")
+    rule(region, kind="exceedance", limit_source="permit")
+    ev = Evaluator()
+    # instantaneous values: 150 is over the hourly limit but not the instantaneous one
+    feed(ev, s, [150.0])
+    assert not Alarm.objects.exists()
+    feed(ev, s, [210.0], start=T0 + dt.timedelta(minutes=10))
+    a = Alarm.objects.get()
+    assert (a.data, a.limit, a.outlet) == ("value", 200.0, o1)
+    # the hour aggregate: 79 compliant, 85 over the hourly limit
+    ev.aggregates([(s.pk, "hour", T0, 79.0, True, "N")], now=T0 + dt.timedelta(hours=1))
+    assert Alarm.objects.filter(data="hour").count() == 0
+    ev.aggregates([(s.pk, "hour", T0 + dt.timedelta(hours=1), 85.0, True, "N")], now=T0 + dt.timedelta(hours=2))
+    h = Alarm.objects.get(data="hour")
+    assert h.limit == 80.0 and "GB 4287-2012" in h.evidence["limits"]["basis"]
+    # an invalid aggregate (too few values) decides nothing
+    ev.aggregates([(s.pk, "hour", T0 + dt.timedelta(hours=2), 10.0, False, "")], now=T0 + dt.timedelta(hours=3))
+    assert Alarm.objects.get(data="hour").state == "open"
+
+
+def test_sustained_for_a_duration(region):
+    s = series(region["up"], region["p"]["nh3_n"])
+    rule(region, kind="exceedance", parameter=region["p"]["nh3_n"], limit_source="target_class", duration_minutes=10)
+    ev = Evaluator()
+    feed(ev, s, [1.5] * 10)  # 9 minutes of bad values (t = 0 … 540 s)
+    assert not Alarm.objects.exists()
+    feed(ev, s, [1.5], start=T0 + dt.timedelta(minutes=10))
+    a = Alarm.objects.get()
+    assert a.started_at == T0 and a.evidence["duration_s"] == 600
+
+
+def test_rate_of_change(region):
+    s = series(region["up"], region["p"]["nh3_n"])
+    rule(region, kind="rate", parameter=region["p"]["nh3_n"], rate_per_h=1.0)
+    ev = Evaluator()
+    feed(ev, s, [0.5, 0.51, 0.52], step_s=600)  # 0.06/h
+    assert not Alarm.objects.exists()
+    feed(ev, s, [0.9], start=T0 + dt.timedelta(minutes=30))  # +0.38 in 10 min = 2.28/h
+    assert Alarm.objects.get().kind == "rate"
+
+
+def test_device_flags_and_invalid_values_are_not_pollution(region):
+    s = series(region["up"], region["p"]["nh3_n"])
+    rule(region, name="flags", kind="flag", flags="D,C,M,F")
+    rule(region, name="nh3", kind="exceedance", parameter=region["p"]["nh3_n"], limit_source="target_class")
+    ev = Evaluator()
+    feed(ev, s, [(0.5, "N"), (0.5, "T")])
+    assert not Alarm.objects.exists()
+    rows = [(s.pk, int((T0 + dt.timedelta(minutes=3)).timestamp() * 1e6), 9.9, "D", 4)]  # QC_FLAG_INVALID
+    ev.values(rows, now=T0 + dt.timedelta(minutes=4))
+    a = Alarm.objects.get()
+    assert a.kind == "flag" and a.evidence["flag"] == "D"  # a fault, and the 9.9 is not an exceedance
+
+
+def test_missing_data_with_a_fake_clock(region):
+    s = series(region["up"], region["p"]["nh3_n"])
+    rule(region, kind="missing", missing_minutes=30)
+    ev = Evaluator()
+    feed(ev, s, [0.5], now=T0)  # received at T0
+    ev.missing(now=T0 + dt.timedelta(minutes=30))
+    assert not Alarm.objects.exists()
+    ev.missing(now=T0 + dt.timedelta(minutes=31))
+    a = Alarm.objects.get()
+    assert a.kind == "missing" and a.started_at == T0
+    feed(ev, s, [0.5], start=T0 + dt.timedelta(minutes=40), now=T0 + dt.timedelta(minutes=40))
+    a.refresh_from_db()
+    assert a.state == "resolved"
+
+
+def test_bloom_grade_from_algal_density(region):
+    s = series(region["lake"], region["p"]["algal_density"])
+    rule(region, kind="bloom", parameter=region["p"]["algal_density"], bloom_level=4)
+    ev = Evaluator()
+    feed(ev, s, [4.0e7])  # HJ 1098-2020: Ⅲ (1×10^7 … 5×10^7 cells/L)
+    assert not Alarm.objects.exists()
+    feed(ev, s, [6.0e7], start=T0 + dt.timedelta(minutes=5))  # Ⅳ 中度水华
+    assert Alarm.objects.get().evidence["level"] == 4
+
+
+def test_bloom_from_chlorophyll_needs_configured_breaks(region):
+    chl = region["p"]["chl_a"]
+    with pytest.raises(ValidationError):
+        rule(region, kind="bloom", parameter=chl, bloom_level=3)
+    with pytest.raises(ValidationError):
+        rule(region, kind="bloom", parameter=chl, bloom_level=3, chla_breaks="10,5,40,80")
+    rule(region, kind="bloom", parameter=chl, bloom_level=3, chla_breaks="10,20,40,80")
+    s = series(region["lake"], chl)
+    ev = Evaluator()
+    feed(ev, s, [19.0])
+    assert not Alarm.objects.exists()
+    feed(ev, s, [25.0], start=T0 + dt.timedelta(minutes=5))
+    assert Alarm.objects.count() == 1
+
+
+def test_one_alarm_per_condition_across_evaluators(region):
+    s = series(region["up"], region["p"]["nh3_n"])
+    rule(region, kind="exceedance", parameter=region["p"]["nh3_n"], limit_source="target_class")
+    a, b = Evaluator(), Evaluator()  # e.g. the live thread and a catch-up in another process
+    feed(a, s, [1.5])
+    b.values([(s.pk, int(T0.timestamp() * 1e6), 1.5, "N", 0)], now=T0)
+    feed(a, s, [1.6], start=T0 + dt.timedelta(minutes=2))
+    assert Alarm.objects.count() == 1
+    # cleared, then bad again: a new alarm (the old one is history)
+    feed(a, s, [0.5], start=T0 + dt.timedelta(minutes=3))
+    feed(a, s, [1.7], start=T0 + dt.timedelta(minutes=4))
+    assert list(Alarm.objects.order_by("id").values_list("state", flat=True)) == ["resolved", "open"]
+
+
+def test_flapping_is_suppressed(region):
+    s = series(region["up"], region["p"]["nh3_n"])
+    rule(region, kind="exceedance", parameter=region["p"]["nh3_n"], limit_source="target_class",
+         hysteresis_pct=10, min_clear_minutes=15)
+    ev = Evaluator()
+    # oscillating around 1.0 mg/L every minute for an hour
+    feed(ev, s, [1.05 if i % 2 else 0.97 for i in range(60)])
+    assert Alarm.objects.count() == 1
+    assert Alarm.objects.get().state == "open"
+    # clearly good (< 0.9) for 15 minutes: resolved once
+    feed(ev, s, [0.5] * 16, start=T0 + dt.timedelta(hours=1))
+    assert list(Alarm.objects.values_list("state", flat=True)) == ["resolved"]
+
+
+def test_old_values_raise_nothing(region):
+    s = series(region["up"], region["p"]["nh3_n"])
+    rule(region, kind="exceedance", parameter=region["p"]["nh3_n"], limit_source="target_class")
+    ev = Evaluator()
+    feed(ev, s, [5.0], now=T0 + dt.timedelta(days=3))  # a back-fill of history
+    assert not Alarm.objects.exists()
+
+
+def test_disabled_and_changed_rules_are_recompiled(region):
+    s = series(region["up"], region["p"]["nh3_n"])
+    r = rule(region, kind="exceedance", parameter=region["p"]["nh3_n"], limit_source="fixed", upper=2.0)
+    ev = Evaluator()
+    feed(ev, s, [1.5])
+    assert not Alarm.objects.exists()
+    r.upper = 1.0
+    services.save_rule(rule=r)
+    services.rules_changed()  # (on commit in production; the test transaction never commits)
+    feed(ev, s, [1.5], start=T0 + dt.timedelta(minutes=5))
+    assert Alarm.objects.count() == 1
+
+
+def test_rule_validation(region):
+    with pytest.raises(ValidationError):
+        rule(region, kind="exceedance", parameter=region["p"]["nh3_n"])  # no limit source
+    with pytest.raises(ValidationError):
+        rule(region, kind="missing")
+    with pytest.raises(ValidationError):
+        rule(region, kind="exceedance", limit_source="fixed", parameter=region["p"]["nh3_n"], site=region["up"],
+             outlet=region["o1"], upper=1)
+    assert AlarmRule.objects.count() == 0
+
+
+def test_permit_early_warning_on_arriving_values(region):
+    o1, cod = region["o1"], region["p"]["cod"]
+    reg.PermitLimit.objects.create(outlet=o1, parameter=cod, period="day", limit=80, unit="mg/L", standard="GB 4287-2012")
+    s = series(o1, cod, unit="mg/L")
+    rule(region, kind="exceedance", limit_source="permit_early", duration_minutes=15)
+    ev = Evaluator()
+    feed(ev, s, [120.0] * 15)  # 14 minutes over the daily limit
+    assert not Alarm.objects.exists()
+    feed(ev, s, [120.0], start=T0 + dt.timedelta(minutes=15))
+    a = Alarm.objects.get()
+    assert (a.data, a.limit) == ("value", 80.0) and "实时预警" in a.evidence["limits"]["basis"]

@@ -1,0 +1,81 @@
+"""Fault or pollution: a new alarm asks gongzhi.analytics for a verdict on the station's data.
+A jump of one instrument that nothing else saw is labelled a fault and warns nobody downstream;
+the same jump with the pollution signature (permanganate index up, dissolved oxygen down) is an
+event and is propagated."""
+
+import datetime as dt
+import math
+import random
+
+from alerts_helpers import T0, series, region  # noqa: F401 (fixtures)
+from gongzhi.alerts import services
+from gongzhi.alerts.evaluation import Evaluator
+from gongzhi.alerts.models import Alarm, DownstreamWarning
+from gongzhi.observations import services as obs
+from gongzhi.registry.models import Parameter
+
+STEP = dt.timedelta(minutes=5)
+N_HISTORY = 3 * 288  # three days of 5-minute values
+N_BAD = 8  # the last 40 minutes
+
+
+def station(region, *, signature: bool):
+    rnd = random.Random(7)
+    s = {k: series(region["up"], Parameter.objects.get(key=k)) for k in ("nh3_n", "do", "codmn")}
+    start = T0 - N_HISTORY * STEP
+    rows, eval_rows = [], []
+    for i in range(N_HISTORY + N_BAD):
+        t = start + i * STEP
+        day = math.sin(2 * math.pi * (i % 288) / 288)
+        bad = i >= N_HISTORY
+        v = {
+            "nh3_n": (2.0 if bad else 0.5) + 0.1 * day + rnd.gauss(0, 0.02),
+            "codmn": (9.0 if bad and signature else 4.0) + 0.3 * day + rnd.gauss(0, 0.1),
+            "do": (3.5 if bad and signature else 7.0) - 0.5 * day + rnd.gauss(0, 0.1),
+        }
+        for k, x in v.items():
+            rows.append((s[k].pk, t, round(x, 3), "N"))
+        if i >= N_HISTORY - 2:
+            us = int((t - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)).total_seconds() * 1e6)
+            eval_rows.append((s["nh3_n"].pk, us, round(v["nh3_n"], 3), "N", 0))
+    obs.write_observations(obs.rows_from(rows), source=1, received=T0)
+    services.create_rule(name="氨氮持续超目标", owner=region["ks"], kind="exceedance", parameter=region["p"]["nh3_n"],
+                         site=region["up"], limit_source="target_class", duration_minutes=30)
+    Evaluator().values(eval_rows, now=T0 + N_BAD * STEP)
+    return Alarm.objects.get()
+
+
+def test_a_single_instrument_jump_is_a_fault_and_is_not_propagated(region):
+    alarm = station(region, signature=False)
+    v = alarm.evidence["verdict"]
+    assert v["verdict"] == "FAULT", v
+    assert any("nothing else saw" in r or "did not move" in r for r in v["reasons"]), v["reasons"]
+    assert not DownstreamWarning.objects.filter(alarm=alarm).exists()
+    assert alarm.events.filter(note__contains="疑似仪器故障").exists()
+
+
+def test_the_pollution_signature_is_an_event_and_is_propagated(region):
+    alarm = station(region, signature=True)
+    v = alarm.evidence["verdict"]
+    assert v["verdict"] == "EVENT", v
+    assert any("related parameters moved" in r for r in v["reasons"]), v["reasons"]
+    assert set(DownstreamWarning.objects.filter(alarm=alarm).values_list("bureau__code", flat=True)) == {"qingpu", "jiashan"}
+
+
+def test_no_history_no_verdict_still_propagates(region):
+    s = series(region["up"], region["p"]["nh3_n"])
+    services.create_rule(name="r", owner=region["ks"], kind="exceedance", parameter=region["p"]["nh3_n"],
+                         limit_source="target_class")
+    us = int((T0 - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)).total_seconds() * 1e6)
+    obs.write_observations(obs.rows_from([(s.pk, T0, 3.0, "N")]), source=1, received=T0)
+    Evaluator().values([(s.pk, us, 3.0, "N", 0)], now=T0)
+    alarm = Alarm.objects.get()
+    assert "verdict" not in alarm.evidence
+    assert DownstreamWarning.objects.filter(alarm=alarm).count() == 2
+
+
+def test_the_detail_page_shows_the_verdict(client, region):
+    alarm = station(region, signature=False)
+    client.force_login(region["users"]["kunshan_emergency_duty_officer"])
+    page = client.get(f"/alerts/{alarm.pk}/").content.decode()
+    assert "疑似仪器故障（未向下游预警）" in page
