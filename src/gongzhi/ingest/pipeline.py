@@ -54,6 +54,7 @@ from gongzhi.ingest.models import AcceptedPacket, RawPacket, Verdict
 from gongzhi.observations import services as obs
 from gongzhi.observations.models import (
     QC_BACKFILL,
+    QC_FLAG_INVALID,
     QC_NEGATIVE,
     QC_OUT_OF_RANGE,
     QC_UNIT_CONVERTED,
@@ -354,7 +355,7 @@ class Pipeline:
                 seen.add(p.key)
 
         # 3. values
-        rows: list[obs.ObservationRow] = []
+        rows: list[list] = []  # [series, time, value, flag, qc, vmin, vmax, total, packet] (obs.write_observations)
         row_plan: list[_Plan] = []
         unknown: Counter = Counter()
         unknown_source: dict[str, str] = {}
@@ -414,8 +415,8 @@ class Pipeline:
         else:
             for p in plans:
                 p.outcome.packet_id = p.item.packet_id
-        for ri, r in enumerate(rows):
-            r.packet_id = row_plan[ri].outcome.packet_id
+        for r, p in zip(rows, row_plan):
+            r[8] = p.outcome.packet_id
         if rows:
             result = obs.write_observations(rows, source=cfg.source, received=now)
             dup = set(result.duplicate_indexes)
@@ -491,7 +492,6 @@ class Pipeline:
         series_units = self._series_units
         conv_cache = self._conv
         skipped: list[str] = []
-        Row = obs.ObservationRow
         for code, v in by_code.items():
             if realtime:
                 pv = v[3] if v[3] is not None else v[2]
@@ -525,12 +525,20 @@ class Pipeline:
                 target = targets[code] = (sid, param, src_unit)
             sid, param, src_unit = target
             flag = v[0]
-            row = Row(sid, t_utc, value, (flag or "")[:2], base_bits | qc.flag_bits(flag), vmin, vmax, total)
+            row = [sid, t_utc, value, "" if flag is None else flag[:2],
+                   base_bits if flag is None or flag == "N" else base_bits | QC_FLAG_INVALID,
+                   vmin, vmax, total, None]
             conv = conv_cache.get((sid, src_unit))
             if conv is None and sid in series_units:
                 conv = self._conversion(sid, param, src_unit)
             if conv is None:
                 pending_units.append((len(rows), sid, param, src_unit))
+            elif conv[0] == 3 and value is not None:  # same unit, a value: the common case, inline
+                if value < 0 and conv[3]:
+                    row[4] |= QC_NEGATIVE
+                rng = conv[4]
+                if rng is not None and not (rng[0] <= value <= rng[1]):
+                    row[4] |= QC_OUT_OF_RANGE
             else:
                 self._convert(row, conv, p, unit_notes)
             rows.append(row)
@@ -578,27 +586,28 @@ class Pipeline:
         return conv
 
     @staticmethod
-    def _convert(r: obs.ObservationRow, conv: tuple, plan: _Plan, unit_notes: list) -> None:
-        """Unit conversion and value checks of one row (what qc.unit_factor / qc.value_bits say)."""
+    def _convert(r: list, conv: tuple, plan: _Plan, unit_notes: list) -> None:
+        """Unit conversion and value checks of one row (what qc.unit_factor / qc.value_bits say).
+
+        ``r`` is ``[series, time, value, flag, qc, vmin, vmax, total, packet]``."""
         mode, factor, _unit, non_negative, rng, note = conv
         if mode == 0:
-            r.qc |= QC_UNKNOWN_UNIT
+            r[4] |= QC_UNKNOWN_UNIT
             return
         if mode == 1:
-            r.qc |= QC_UNKNOWN_UNIT  # kept as sent, not converted
+            r[4] |= QC_UNKNOWN_UNIT  # kept as sent, not converted
             unit_notes.append((plan, note))
         elif mode == 2:
-            r.qc |= QC_UNIT_CONVERTED
-            r.value = None if r.value is None else r.value * factor
-            r.vmin = None if r.vmin is None else r.vmin * factor
-            r.vmax = None if r.vmax is None else r.vmax * factor
-            r.total = None if r.total is None else r.total * factor
-        checked = r.value if r.value is not None else r.total
+            r[4] |= QC_UNIT_CONVERTED
+            for i in (2, 5, 6, 7):  # value, vmin, vmax, total
+                if r[i] is not None:
+                    r[i] *= factor
+        checked = r[2] if r[2] is not None else r[7]
         if checked is not None:
             if checked < 0 and non_negative:
-                r.qc |= QC_NEGATIVE
+                r[4] |= QC_NEGATIVE
             if rng is not None and not (rng[0] <= checked <= rng[1]):
-                r.qc |= QC_OUT_OF_RANGE
+                r[4] |= QC_OUT_OF_RANGE
 
     def _check_clock(self, p: _Plan, data_time: dt.datetime, now: dt.datetime) -> None:
         m = p.message
