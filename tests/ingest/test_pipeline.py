@@ -119,6 +119,26 @@ def test_device_cache_sees_a_device_registered_later(pipeline, ingest_registry):
     assert second.verdict == "accepted" and second.values_stored == 1
 
 
+def test_device_edits_made_elsewhere_reach_the_pipeline_after_the_ttl(ingest_registry):
+    """Edits that bypass this process's signals (another process, QuerySet.update) take effect
+    at the next refresh: password, enabled, and the outlet the device is mounted on."""
+    pipeline = Pipeline(IngestConfig(device_ttl=0.0))
+    [ok] = pipeline.process_batch(items(*upload(MN_WW, {"w01018": {"Avg": 5}})))
+    assert ok.verdict == "accepted"
+    reg.Device.objects.filter(mn=MN_WW).update(password="654321")
+    [bad] = pipeline.process_batch(items(*upload(MN_WW, {"w01018": {"Avg": 5}})))
+    assert bad.reason == "bad_password"
+    reg.Device.objects.filter(mn=MN_WW).update(password=PW, outlet=ingest_registry["gas"])
+    t = hour_start(now_cst()) - dt.timedelta(hours=3)
+    [moved] = pipeline.process_batch(items(*upload(MN_WW, {"w01018": {"Avg": 7}}, data_time=t)))
+    assert moved.verdict == "accepted" and moved.values_stored == 1
+    stored = Observation.objects.filter(series__outlet=ingest_registry["gas"], time=t)
+    assert [o.value for o in stored] == [7.0]  # in a series of the outlet the device is on now
+    reg.Device.objects.filter(mn=MN_WW).update(enabled=False)
+    [off] = pipeline.process_batch(items(*upload(MN_WW, {"w01018": {"Avg": 5}})))
+    assert off.reason == "device_disabled"
+
+
 def test_unknown_code_kept_and_reported_while_the_rest_is_stored(pipeline, ingest_registry):
     pkts = upload(MN_WATER, {"w21003": {"Avg": 0.5, "Flag": "N"}, "x99901": {"Avg": 3.3, "Flag": "N"},
                              "w01001": {"Avg": 7.2, "Flag": "N"}})

@@ -162,6 +162,14 @@ class _Plan:
     notes: list[str] = field(default_factory=list)
 
 
+def _holder_state(d: DeviceInfo) -> tuple:
+    """(site id, outlet id, site owner, outlet's enterprise owner) of a cached device."""
+    site, outlet = d.site, d.outlet
+    return (site.pk if site is not None else None, outlet.pk if outlet is not None else None,
+            site.owner_id if site is not None else None,
+            outlet.enterprise.owner_id if outlet is not None else None)
+
+
 def _as_item(x: Item | Sequence) -> Item:
     if isinstance(x, Item):
         return x
@@ -215,9 +223,24 @@ class Pipeline:
         if not want:
             return
         found: dict[str, DeviceInfo] = {}
-        qs = reg.Device.objects.filter(mn__in=want).select_related("site", "outlet__enterprise")
-        for d in qs:
-            found[d.mn] = DeviceInfo(d.pk, d.mn, d.password, d.enabled, d.system_code, d.site, d.outlet, now)
+        # One plain query for what authentication and mapping use; the site/outlet objects of
+        # a device already cached are kept when its place and owner are unchanged (re-reading
+        # a thousand devices with their sites every TTL stalled the writer for most of a second).
+        rows = reg.Device.objects.filter(mn__in=want).values_list(
+            "mn", "pk", "password", "enabled", "system_code", "site_id", "outlet_id", "site__owner_id",
+            "outlet__enterprise__owner_id")
+        with self._lock:
+            cached = {mn: self._devices.get(mn) for mn in want}
+        fetch: dict[int, str] = {}
+        for mn, pk, password, enabled, system_code, site_id, outlet_id, site_owner, outlet_owner in rows:
+            old = cached.get(mn)
+            if (old is not None and _holder_state(old) == (site_id, outlet_id, site_owner, outlet_owner)):
+                found[mn] = DeviceInfo(pk, mn, password, enabled, system_code, old.site, old.outlet, now)
+            else:
+                fetch[pk] = mn
+        if fetch:
+            for d in reg.Device.objects.filter(pk__in=fetch).select_related("site", "outlet__enterprise"):
+                found[d.mn] = DeviceInfo(d.pk, d.mn, d.password, d.enabled, d.system_code, d.site, d.outlet, now)
         with self._lock:
             for mn in want:
                 self._devices[mn] = found.get(mn)  # None: unknown MN (negative cache, same TTL)
