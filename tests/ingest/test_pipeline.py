@@ -329,3 +329,21 @@ def test_packet_without_datatime_rejected_not_acked(pipeline, ingest_registry):
     seg = build_segment(cn="2061", mn=MN_WW, st="32", qn=next_qn(), pw=PW, flag=5, cp="w01018-Avg=1.0")
     [o] = pipeline.process_batch(items(frame(seg)))
     assert (o.verdict, o.reason, o.replies) == ("rejected", "no_datatime", [])
+
+
+def test_key_taken_by_another_writer_meanwhile_is_skipped_not_fatal(pipeline, ingest_registry):
+    """Idempotency keys are written by a plain COPY (PostgreSQL) when all are new; if another
+    writer process inserted one of them after our check, the insert falls back to ON CONFLICT
+    DO NOTHING: the batch commits, the other keys are recorded, the existing row is kept."""
+    from django.utils import timezone
+
+    from gongzhi.ingest.pipeline import KEY_COLUMNS, _insert
+
+    now = timezone.now()
+    AcceptedPacket.objects.create(mn="M1", qn="Q1", cn="2061", pno=0, packet_id=1, accepted=now)
+    _insert(AcceptedPacket, KEY_COLUMNS, [("M1", "Q0", "2061", 0, 2, now), ("M1", "Q1", "2061", 0, 3, now),
+                                          ("M1", "Q2", "2061", 0, 4, now)], ignore_conflicts=True)
+    got = dict(AcceptedPacket.objects.filter(mn="M1").values_list("qn", "packet_id"))
+    assert got == {"Q0": 2, "Q1": 1, "Q2": 4}
+    _insert(AcceptedPacket, KEY_COLUMNS, [("M2", "Q9", "2061", 1, 5, now)], ignore_conflicts=True)  # all new
+    assert AcceptedPacket.objects.filter(mn="M2", pno=1, packet_id=5).exists()

@@ -710,8 +710,10 @@ KEY_COLUMNS = ("mn", "qn", "cn", "pno", "packet_id", "accepted")
 def _insert(model, columns: tuple[str, ...], rows: list[tuple], *, ignore_conflicts: bool = False) -> None:
     """Plain bulk INSERT of archive rows (the ORM's bulk_create costs more than the database here).
 
-    PostgreSQL: COPY (ids are allocated beforehand), or for ON CONFLICT one
-    ``INSERT … SELECT FROM unnest(column arrays)`` (one statement, not one per row).
+    PostgreSQL: COPY of text built in one pass (ids are allocated beforehand). With
+    ``ignore_conflicts`` the COPY runs in a savepoint; if a row exists already (another
+    writer process took the key) it is rolled back and the rows go by one
+    ``INSERT … SELECT FROM unnest(column arrays) ON CONFLICT DO NOTHING``.
     SQLite: executemany of one prepared statement.
     """
     if not rows:
@@ -719,12 +721,27 @@ def _insert(model, columns: tuple[str, ...], rows: list[tuple], *, ignore_confli
     table = model._meta.db_table
     cols = ", ".join(columns)
     with connection.cursor() as cur:
-        if connection.vendor == "postgresql" and not ignore_conflicts:
-            with cur.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
-                for r in rows:
-                    copy.write_row(r)
-            return
         if connection.vendor == "postgresql":
+            import psycopg
+
+            text = obs.copy_text
+            payload = "".join(["\t".join([text(v) for v in r]) + "\n" for r in rows]).encode("utf-8")
+            raw = cur.cursor
+            if not ignore_conflicts:
+                with raw.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+                    copy.write(payload)
+                return
+            # keys are new unless another writer process took one meanwhile: try a plain COPY first
+            raw.execute("SAVEPOINT gongzhi_ingest_copy")
+            try:
+                with raw.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+                    copy.write(payload)
+            except psycopg.errors.UniqueViolation:
+                raw.execute("ROLLBACK TO SAVEPOINT gongzhi_ingest_copy")
+                raw.execute("RELEASE SAVEPOINT gongzhi_ingest_copy")
+            else:
+                raw.execute("RELEASE SAVEPOINT gongzhi_ingest_copy")
+                return
             arrays = ", ".join(f"%s::{model._meta.get_field(c).db_type(connection)}[]" for c in columns)
             with _server_cursor() as scur:
                 scur.execute(f"INSERT INTO {table} ({cols}) SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING",
