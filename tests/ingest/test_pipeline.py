@@ -347,3 +347,31 @@ def test_key_taken_by_another_writer_meanwhile_is_skipped_not_fatal(pipeline, in
     assert got == {"Q0": 2, "Q1": 1, "Q2": 4}
     _insert(AcceptedPacket, KEY_COLUMNS, [("M2", "Q9", "2061", 1, 5, now)], ignore_conflicts=True)  # all new
     assert AcceptedPacket.objects.filter(mn="M2", pno=1, packet_id=5).exists()
+
+
+def test_a_fresh_pipeline_loads_the_series_of_all_loggers_of_a_batch_in_one_query(ingest_registry):
+    """A restarted gateway (or a worker meeting loggers another worker served) resolves the
+    existing series of every site/outlet in the batch with one query, not one per logger,
+    and stores into those series (no new series)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    t = hour_start(now_cst()) - dt.timedelta(hours=5)
+    first = Pipeline(IngestConfig())
+    batch = [*upload(MN_WW, {"w01018": {"Avg": 5}}, data_time=t), *upload(MN_WATER, {"w21003": {"Avg": 0.5}}, data_time=t),
+             *upload(MN_AIR, {"a21026": {"Avg": 9}}, data_time=t)]
+    assert all(o.values_stored == 1 for o in first.process_batch(items(*batch)))
+    series_before = Series.objects.count()
+    fresh = Pipeline(IngestConfig())
+    later = t + dt.timedelta(hours=1)
+    batch = [*upload(MN_WW, {"w01018": {"Avg": 6}}, data_time=later),
+             *upload(MN_WATER, {"w21003": {"Avg": 0.6}}, data_time=later),
+             *upload(MN_AIR, {"a21026": {"Avg": 10}}, data_time=later)]
+    with CaptureQueriesContext(connection) as ctx:
+        outs = fresh.process_batch(items(*batch))
+    assert all(o.values_stored == 1 for o in outs)
+    series_queries = [q["sql"] for q in ctx.captured_queries
+                      if 'FROM "observations_series"' in q["sql"]
+                      and ('"site_id"' in q["sql"] or '"outlet_id"' in q["sql"])]
+    assert len(series_queries) == 1, series_queries
+    assert Series.objects.count() == series_before

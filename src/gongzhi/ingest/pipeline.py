@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
@@ -377,7 +378,8 @@ class Pipeline:
             else:
                 seen.add(p.key)
 
-        # 3. values
+        # 3. values (the series of sites/outlets seen for the first time: one query for the batch)
+        self._preload_holders(p.device for p in plans if p.device is not None and not p.outcome.verdict)
         rows: list[list] = []  # [series, time, value, flag, qc, vmin, vmax, total, packet] (obs.write_observations)
         row_plan: list[_Plan] = []
         unknown: Counter = Counter()
@@ -570,6 +572,31 @@ class Pipeline:
             p.notes.append("unknown code(s) recorded for the catalog: " + ", ".join(out.unknown_codes))
         if skipped:
             p.notes.append("; ".join(skipped[:20]))
+
+    def _preload_holders(self, devices: Iterable[DeviceInfo]) -> None:
+        """Load the existing series of every site/outlet of ``devices`` not seen yet, in one query
+        (a restarted gateway, or a worker meeting loggers another worker served before, would
+        otherwise run one query per logger in the middle of the batch)."""
+        sites, outlets = set(), set()
+        known = self._holder_series
+        for d in devices:
+            if d.site is not None:
+                if ("s", d.site.pk) not in known:
+                    sites.add(d.site.pk)
+            elif d.outlet is not None and ("o", d.outlet.pk) not in known:
+                outlets.add(d.outlet.pk)
+        if not sites and not outlets:
+            return
+        found: dict[tuple[str, int], dict[tuple[int, str], int]] = {("s", i): {} for i in sites}
+        found.update({("o", i): {} for i in outlets})
+        qs = Series.objects.filter(Q(site_id__in=sites) | Q(outlet_id__in=outlets)).values_list(
+            "pk", "parameter_id", "kind", "unit", "site_id", "outlet_id")
+        for pk, param_id, kind, unit, site_id, outlet_id in qs:
+            holder = ("s", site_id) if site_id is not None else ("o", outlet_id)
+            if holder in found:
+                found[holder][(param_id, kind)] = pk
+                self._series_units.setdefault(pk, unit)
+        known.update(found)
 
     def _existing_series(self, site, outlet, parameter_id: int, kind: str) -> int | None:
         """The id of an existing series of this site/outlet, from one query per site/outlet
