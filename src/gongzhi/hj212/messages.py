@@ -599,6 +599,33 @@ def _parse(
 _FAST_HEAD = ("QN=", "ST=", "CN=", "PW=", "MN=", "Flag=", "PNUM=", "PNO=")
 
 
+#: item key -> (what, code, suffix) for the fast path: 1 value, 2 -Flag, 3 -EFlag, 4 plain
+#: field, 0 anything the fast path leaves to the general parser. Keys repeat from packet to
+#: packet (a logger sends the same factors every time), so each is classified once.
+_FAST_KEYS: dict[str, tuple[int, str, str]] = {}
+
+
+def _fast_key(key: str) -> tuple[int, str, str]:
+    if len(_FAST_KEYS) >= _KIND_MAX:
+        _FAST_KEYS.clear()
+    dash = key.find("-")
+    if dash <= 0:
+        k = (0 if key in _TIME_FIELDS else 4, "", "")
+    else:
+        code, suffix = key[:dash], key[dash + 1 :]
+        kind = _CODE_KIND.get(code)
+        if kind is None:
+            kind = _classify(code)
+        if kind:
+            k = (0, code, suffix)
+        elif suffix in VALUE_SUFFIXES:
+            k = (1, code, suffix)
+        else:
+            k = ({"Flag": 2, "EFlag": 3}.get(suffix, 0), code, suffix)
+    _FAST_KEYS[key] = k
+    return k
+
+
 def _parse_fast(seg: str) -> Message | None:
     """The :class:`Message` of a clean 2017 segment, or None (use the general parser)."""
     if not seg.isascii() or " " in seg or "\t" in seg:
@@ -649,42 +676,40 @@ def _parse_fast(seg: str) -> Message | None:
     flags: dict[str, str] = {}
     eflags: dict[str, str] = {}
     seen: set[str] = set()
-    kinds = _CODE_KIND
-    value_suffixes = VALUE_SUFFIXES
-    data_flags = _DATA_FLAGS
     cp = seg[i + 5 : j]
     if cp:
-        for group in cp.split(";"):
-            for item in group.split(",") if "," in group else (group,):
-                key, eq, value = item.partition("=")
-                if not eq:
-                    return None
-                dash = key.find("-")
-                if dash <= 0:
-                    if key in fields or key in _TIME_FIELDS:
-                        return None
-                    fields[key] = value
-                    continue
+        # ';' between factors and ',' between the items of one factor: for the fast path both
+        # just separate items (an empty item still fails the '=' test below)
+        info = _FAST_KEYS
+        for item in (cp.replace(",", ";") if "," in cp else cp).split(";"):
+            key, eq, value = item.partition("=")
+            if not eq:
+                return None
+            k = info.get(key)
+            if k is None:
+                k = _fast_key(key)
+            what, code, suffix = k
+            if what == 1:  # a value
                 if key in seen:
                     return None
                 seen.add(key)
-                code = key[:dash]
-                kind = kinds.get(code)
-                if kind is None:
-                    kind = _classify(code)
-                if kind:
+                raw.append((code, suffix, value))
+            elif what == 2:  # -Flag
+                if key in seen or value not in _DATA_FLAGS:
                     return None
-                suffix = key[dash + 1 :]
-                if suffix in value_suffixes:
-                    raw.append((code, suffix, value))
-                elif suffix == "Flag":
-                    if value not in data_flags:
-                        return None
-                    flags[code] = value
-                elif suffix == "EFlag":
-                    eflags[code] = value
-                else:  # SampleTime (a time to check) or an unknown suffix
+                seen.add(key)
+                flags[code] = value
+            elif what == 3:  # -EFlag
+                if key in seen:
                     return None
+                seen.add(key)
+                eflags[code] = value
+            elif what == 4:  # a plain field (DataTime, QnRtn, ...)
+                if key in fields:
+                    return None
+                fields[key] = value
+            else:  # a time field other than DataTime, SampleTime, unknown suffix, unusual code
+                return None
     data_time = None
     dt_text = fields.get("DataTime")
     if dt_text is not None:
