@@ -224,6 +224,7 @@ _ALL_NEW = _AllNew()
 OPTIMISTIC_BACKOFF = 16
 _optimistic = threading.local()
 
+_NULL = "\\N"  # NULL in COPY text
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -264,11 +265,11 @@ def _copy_payload(rows: list[tuple], source: int, received: dt.datetime) -> byte
             ft = flags[flag] = copy_text(flag or "")
         append(
             f"{sid if type(sid) is int else num(sid)}\t{tt}\t"
-            f"{(repr(value) if type(value) is float else num(value))}\t"
-            f"{(repr(vmin) if type(vmin) is float else num(vmin))}\t"
-            f"{(repr(vmax) if type(vmax) is float else num(vmax))}\t"
-            f"{(repr(total) if type(total) is float else num(total))}\t"
-            f"{ft}\t{qc if type(qc) is int else num(qc)}{tail}{pid if type(pid) is int else num(pid)}\n"
+            f"{(repr(value) if type(value) is float else _NULL if value is None else num(value))}\t"
+            f"{(repr(vmin) if type(vmin) is float else _NULL if vmin is None else num(vmin))}\t"
+            f"{(repr(vmax) if type(vmax) is float else _NULL if vmax is None else num(vmax))}\t"
+            f"{(repr(total) if type(total) is float else _NULL if total is None else num(total))}\t"
+            f"{ft}\t{qc if type(qc) is int else num(qc)}{tail}{pid if type(pid) is int else _NULL if pid is None else num(pid)}\n"
         )
     return "".join(lines).encode("utf-8")
 
