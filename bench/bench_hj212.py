@@ -9,11 +9,12 @@ What is measured (one core, CPython):
   2061 hourly water uploads (8 factors with Min/Avg/Max/Cou/Flag, ~750 bytes) —
   fed to ``Decoder.feed`` in 4 KiB reads (as a socket delivers them), framed,
   CRC-checked and fully parsed into ``Message`` objects;
-* baseline, in the same run: the same decode with the CRC computed by a plain
+* baselines, in the same run: the same decode with the CRC computed by a plain
   per-byte bitwise loop (Appendix A written out literally), i.e. what a naive
-  implementation pays;
-* CRC alone: table-driven (two bytes per lookup and one byte per lookup)
-  versus bitwise, in MB/s.
+  implementation pays; with the previous two-bytes-per-lookup CRC loop; and with
+  the parser's fast path switched off (every segment through the general parser);
+* CRC alone: folded (no per-byte loop), table-driven (two bytes per lookup and one
+  byte per lookup) versus bitwise, in MB/s.
 
 Figures are the best of ``--repeat`` runs in CPU time of this process
 (``time.process_time``), which is less disturbed by other load on the machine
@@ -42,8 +43,10 @@ from gongzhi.hj212 import (  # noqa: E402
     crc16_hj212,
     crc16_hj212_bitwise,
     crc16_hj212_bytewise,
+    crc16_hj212_pairs,
     crc16_modbus,
 )
+from gongzhi.hj212 import messages as _messages  # noqa: E402
 from gongzhi.hj212 import framing as _framing  # noqa: E402
 
 AIR = ["a21026", "a21004", "a21005", "a05024", "a34002", "a34004", "a01001", "a01002"]
@@ -134,8 +137,22 @@ def main() -> int:
     rows.append(measure("2011 real-time, tolerant", "2011", "tolerant", args.repeat))
     rows.append(measure("2011 real-time, strict", "2011", "strict", args.repeat))
     rows.append(measure("2061 hourly, tolerant", "2061", "tolerant", args.repeat))
-    # baseline in the same run: same decoder, CRC by the literal bitwise loop of Appendix A
+    # baselines in the same run: the previous CRC loop; the general parser only; the literal bitwise CRC
     saved = _framing.crc16_hj212
+    _framing.crc16_hj212 = crc16_hj212_pairs
+    try:
+        rows.append(measure("2061, 2-byte-lookup CRC loop", "2061", "tolerant", args.repeat))
+    finally:
+        _framing.crc16_hj212 = saved
+    saved_fast = _messages._parse_fast
+    _messages._parse_fast = lambda segment: None
+    try:
+        rows.append(measure("2061, general parser only", "2061", "tolerant", args.repeat))
+        _framing.crc16_hj212 = crc16_hj212_pairs
+        rows.append(measure("2061, previous codec (both)", "2061", "tolerant", args.repeat))
+    finally:
+        _messages._parse_fast = saved_fast
+        _framing.crc16_hj212 = saved
     _framing.crc16_hj212 = crc16_hj212_bitwise
     try:
         baseline = measure("2011, bitwise CRC (baseline)", "2011", "tolerant", max(1, args.repeat // 2))
@@ -146,7 +163,8 @@ def main() -> int:
     seg_300 = packets[0][6:-6]
     seg_1k = (seg_300 * 4)[:1024]
     crc_rows = []
-    for name, fn in (("table, 2 bytes/lookup (crc16_hj212)", crc16_hj212),
+    for name, fn in (("folded, no byte loop (crc16_hj212)", crc16_hj212),
+                     ("table, 2 bytes/lookup (pairs)", crc16_hj212_pairs),
                      ("table, 1 byte/lookup (bytewise)", crc16_hj212_bytewise),
                      ("bitwise, Appendix A literal", crc16_hj212_bitwise),
                      ("CRC-16/MODBUS table (detection)", crc16_modbus)):
@@ -163,12 +181,14 @@ def main() -> int:
     print(f"{'decode (frame + CRC + parse)':32s} {'packets/s':>10s} {'MB/s':>6s} {'values/s':>10s} {'wall s':>7s}")
     for label, pps, mbs, vps, wall in rows + [baseline]:
         print(f"{label:32s} {pps:10,.0f} {mbs:6.2f} {vps:10,.0f} {wall:7.2f}")
-    print(f"2011 decode, table CRC vs bitwise-CRC baseline: {rows[0][1] / baseline[1]:.1f}x faster")
+    print(f"2011 decode vs bitwise-CRC baseline: {rows[0][1] / baseline[1]:.1f}x faster; 2061 decode vs the "
+          f"previous codec (2-byte-lookup CRC loop, general parser only): {rows[2][1] / rows[5][1]:.2f}x")
     print("-" * 78)
     print(f"{'CRC alone':40s} {'MB/s @300 B':>12s} {'MB/s @1 KiB':>12s}")
     for name, r300, r1k in crc_rows:
         print(f"{name:40s} {r300:12.2f} {r1k:12.2f}")
-    print(f"table (2 bytes/lookup) vs bitwise: {crc_rows[0][1] / crc_rows[2][1]:.1f}x")
+    print(f"folded vs 2 bytes/lookup: {crc_rows[0][2] / crc_rows[1][2]:.1f}x; vs bitwise: "
+          f"{crc_rows[0][2] / crc_rows[3][2]:.0f}x (1 KiB)")
     print("=" * 78)
     return 0
 

@@ -11,6 +11,7 @@ from gongzhi.hj212 import (
     Packet,
     crc16_hj212,
     crc16_hj212_bitwise,
+    crc16_hj212_pairs,
     crc16_hj212_bytewise,
     crc16_modbus,
     crc_hex,
@@ -47,10 +48,32 @@ def test_crc_table_is_the_crc16_arc_table():
     assert TABLE[0x80] == 0xA001 and TABLE[0xFF] == 0x4040
 
 
-@settings(deadline=None)
-@given(st.binary(max_size=600))
-def test_all_three_implementations_agree(data):
-    assert crc16_hj212(data) == crc16_hj212_bytewise(data) == crc16_hj212_bitwise(data)
+@settings(deadline=None, max_examples=400)
+@given(st.binary(max_size=2100))
+def test_all_implementations_agree(data):
+    """The folded CRC (no per-byte loop), the two-bytes-per-lookup loop, the table loop and
+    Appendix A's bit loop give the same value for any input."""
+    assert crc16_hj212(data) == crc16_hj212_pairs(data) == crc16_hj212_bytewise(data) == crc16_hj212_bitwise(data)
+
+
+@pytest.mark.parametrize("n", [*range(0, 41), 63, 64, 65, 127, 128, 129, 1023, 1024, 1025, 10011])
+def test_folded_crc_at_every_length_around_word_boundaries(n):
+    """Lengths around multiples of 8 (the fold's word size) and of its halvings, bytes of all values."""
+    for data in (bytes(range(256)) * (n // 256 + 1), bytes([0xFF]) * n, bytes(n), bytes((i * 37 + 11) & 0xFF for i in range(n))):
+        data = data[:n]
+        assert crc16_hj212(data) == crc16_hj212_bytewise(data)
+
+
+def test_the_state_map_has_period_eight():
+    """What the folded CRC relies on: H(x) = TABLE[x] >> 8 is linear and H^8 is the identity."""
+    h = [t >> 8 for t in TABLE]
+    assert all(h[a ^ b] == h[a] ^ h[b] for a in range(256) for b in (1, 2, 4, 8, 16, 32, 64, 128))
+    for x in range(256):
+        y = x
+        for _ in range(8):
+            y = h[y]
+        assert y == x
+    assert any(h[h[h[h[x]]]] != x for x in range(256))  # and not a shorter period that divides 8
 
 
 @settings(deadline=None)

@@ -119,6 +119,26 @@ def test_device_cache_sees_a_device_registered_later(pipeline, ingest_registry):
     assert second.verdict == "accepted" and second.values_stored == 1
 
 
+def test_device_edits_made_elsewhere_reach_the_pipeline_after_the_ttl(ingest_registry):
+    """Edits that bypass this process's signals (another process, QuerySet.update) take effect
+    at the next refresh: password, enabled, and the outlet the device is mounted on."""
+    pipeline = Pipeline(IngestConfig(device_ttl=0.0))
+    [ok] = pipeline.process_batch(items(*upload(MN_WW, {"w01018": {"Avg": 5}})))
+    assert ok.verdict == "accepted"
+    reg.Device.objects.filter(mn=MN_WW).update(password="654321")
+    [bad] = pipeline.process_batch(items(*upload(MN_WW, {"w01018": {"Avg": 5}})))
+    assert bad.reason == "bad_password"
+    reg.Device.objects.filter(mn=MN_WW).update(password=PW, outlet=ingest_registry["gas"])
+    t = hour_start(now_cst()) - dt.timedelta(hours=3)
+    [moved] = pipeline.process_batch(items(*upload(MN_WW, {"w01018": {"Avg": 7}}, data_time=t)))
+    assert moved.verdict == "accepted" and moved.values_stored == 1
+    stored = Observation.objects.filter(series__outlet=ingest_registry["gas"], time=t)
+    assert [o.value for o in stored] == [7.0]  # in a series of the outlet the device is on now
+    reg.Device.objects.filter(mn=MN_WW).update(enabled=False)
+    [off] = pipeline.process_batch(items(*upload(MN_WW, {"w01018": {"Avg": 5}})))
+    assert off.reason == "device_disabled"
+
+
 def test_unknown_code_kept_and_reported_while_the_rest_is_stored(pipeline, ingest_registry):
     pkts = upload(MN_WATER, {"w21003": {"Avg": 0.5, "Flag": "N"}, "x99901": {"Avg": 3.3, "Flag": "N"},
                              "w01001": {"Avg": 7.2, "Flag": "N"}})
@@ -309,3 +329,49 @@ def test_packet_without_datatime_rejected_not_acked(pipeline, ingest_registry):
     seg = build_segment(cn="2061", mn=MN_WW, st="32", qn=next_qn(), pw=PW, flag=5, cp="w01018-Avg=1.0")
     [o] = pipeline.process_batch(items(frame(seg)))
     assert (o.verdict, o.reason, o.replies) == ("rejected", "no_datatime", [])
+
+
+def test_key_taken_by_another_writer_meanwhile_is_skipped_not_fatal(pipeline, ingest_registry):
+    """Idempotency keys are written by a plain COPY (PostgreSQL) when all are new; if another
+    writer process inserted one of them after our check, the insert falls back to ON CONFLICT
+    DO NOTHING: the batch commits, the other keys are recorded, the existing row is kept."""
+    from django.utils import timezone
+
+    from gongzhi.ingest.pipeline import KEY_COLUMNS, _insert
+
+    now = timezone.now()
+    AcceptedPacket.objects.create(mn="M1", qn="Q1", cn="2061", pno=0, packet_id=1, accepted=now)
+    _insert(AcceptedPacket, KEY_COLUMNS, [("M1", "Q0", "2061", 0, 2, now), ("M1", "Q1", "2061", 0, 3, now),
+                                          ("M1", "Q2", "2061", 0, 4, now)], ignore_conflicts=True)
+    got = dict(AcceptedPacket.objects.filter(mn="M1").values_list("qn", "packet_id"))
+    assert got == {"Q0": 2, "Q1": 1, "Q2": 4}
+    _insert(AcceptedPacket, KEY_COLUMNS, [("M2", "Q9", "2061", 1, 5, now)], ignore_conflicts=True)  # all new
+    assert AcceptedPacket.objects.filter(mn="M2", pno=1, packet_id=5).exists()
+
+
+def test_a_fresh_pipeline_loads_the_series_of_all_loggers_of_a_batch_in_one_query(ingest_registry):
+    """A restarted gateway (or a worker meeting loggers another worker served) resolves the
+    existing series of every site/outlet in the batch with one query, not one per logger,
+    and stores into those series (no new series)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    t = hour_start(now_cst()) - dt.timedelta(hours=5)
+    first = Pipeline(IngestConfig())
+    batch = [*upload(MN_WW, {"w01018": {"Avg": 5}}, data_time=t), *upload(MN_WATER, {"w21003": {"Avg": 0.5}}, data_time=t),
+             *upload(MN_AIR, {"a21026": {"Avg": 9}}, data_time=t)]
+    assert all(o.values_stored == 1 for o in first.process_batch(items(*batch)))
+    series_before = Series.objects.count()
+    fresh = Pipeline(IngestConfig())
+    later = t + dt.timedelta(hours=1)
+    batch = [*upload(MN_WW, {"w01018": {"Avg": 6}}, data_time=later),
+             *upload(MN_WATER, {"w21003": {"Avg": 0.6}}, data_time=later),
+             *upload(MN_AIR, {"a21026": {"Avg": 10}}, data_time=later)]
+    with CaptureQueriesContext(connection) as ctx:
+        outs = fresh.process_batch(items(*batch))
+    assert all(o.values_stored == 1 for o in outs)
+    series_queries = [q["sql"] for q in ctx.captured_queries
+                      if 'FROM "observations_series"' in q["sql"]
+                      and ('"site_id"' in q["sql"] or '"outlet_id"' in q["sql"])]
+    assert len(series_queries) == 1, series_queries
+    assert Series.objects.count() == series_before

@@ -55,6 +55,7 @@ from .codes import code_from_2005, code_table, lookup_code
 from .crc import (
     crc16_hj212,
     crc16_hj212_bitwise,
+    crc16_hj212_pairs,
     crc16_hj212_bytewise,
     crc16_modbus,
     crc_hex,
@@ -95,7 +96,7 @@ __all__ = [
     # errors
     "Hj212Error", "ERROR_CODES", "DEVIATIONS", "Deviation",
     # CRC
-    "crc16_hj212", "crc16_hj212_bytewise", "crc16_hj212_bitwise", "crc16_modbus",
+    "crc16_hj212", "crc16_hj212_bytewise", "crc16_hj212_bitwise", "crc16_hj212_pairs", "crc16_modbus",
     "crc_hex", "parse_crc_hex", "crc_matches", "identify_crc",
     # codes
     "code_table", "lookup_code", "code_from_2005",

@@ -273,6 +273,7 @@ def parse_segment(
     version_hint: str | None = None,
     decrypt: DecryptHook | None = None,
     deviations: dict[str, str] | None = None,
+    fast: bool = True,
 ) -> Message:
     """Parse one data segment (no ``##``, length, CRC or tail) into a :class:`Message`.
 
@@ -283,11 +284,21 @@ def parse_segment(
     SM4 hook for HJ 212-2025 encrypted CP.  ``deviations`` (code -> detail)
     seeds the list with deviations found by the framer.
 
+    A clean HJ 212-2017 data upload (the overwhelming majority of traffic) is
+    recognised by :func:`_parse_fast`; anything it is not sure of goes to the
+    general parser. Both give the same :class:`Message` (a hypothesis test
+    compares them on valid and mutated segments); ``fast=False`` forces the
+    general parser.
+
     Raises :class:`~gongzhi.hj212.errors.Hj212Error`.
     """
     check_mode(mode)
     if version_hint is not None and version_hint not in _VERSIONS:
         raise ValueError(f"version_hint must be one of {_VERSIONS} or None, not {version_hint!r}")
+    if fast and not deviations:
+        message = _parse_fast(segment)
+        if message is not None:
+            return message
     devs: dict[str, str] = dict(deviations) if deviations else {}
     message = _parse(segment, devs, version_hint, decrypt)
     if devs:
@@ -571,6 +582,148 @@ def _parse(
         cn=cn, mn=mn, st=st, qn=qn, pw=pw, flag=flag, pnum=pnum, pno=pno, rf=rf,
         fields=fields, records=records, data_time=data_time, version=version,
         extra=extra, encrypted=encrypted,
+    )
+
+
+# --- the fast path ----------------------------------------------------------------------------
+#
+# The common shape of a 2017 upload, recognised with str methods in one pass: ASCII, no space or
+# tab, the header fields in the standard's order and nothing else (QN of 17 digits, no RF, no
+# extra fields, PNUM/PNO without zero padding), nothing after the closing '&&', CP items
+# ``name=value`` with fields (DataTime ...) and ``code-Suffix`` factor items of known suffixes.
+# The checks are exactly the conditions under which the general parser finds no deviation and
+# raises no error; if one fails, _parse_fast returns None and the general parser decides. So
+# it never accepts anything the general parser would reject or flag (tests/hj212/
+# test_hj212_fastpath.py compares the two on valid and mutated segments).
+
+_FAST_HEAD = ("QN=", "ST=", "CN=", "PW=", "MN=", "Flag=", "PNUM=", "PNO=")
+
+
+#: item key -> (what, code, suffix) for the fast path: 1 value, 2 -Flag, 3 -EFlag, 4 plain
+#: field, 0 anything the fast path leaves to the general parser. Keys repeat from packet to
+#: packet (a logger sends the same factors every time), so each is classified once.
+_FAST_KEYS: dict[str, tuple[int, str, str]] = {}
+
+
+def _fast_key(key: str) -> tuple[int, str, str]:
+    if len(_FAST_KEYS) >= _KIND_MAX:
+        _FAST_KEYS.clear()
+    dash = key.find("-")
+    if dash <= 0:
+        k = (0 if key in _TIME_FIELDS else 4, "", "")
+    else:
+        code, suffix = key[:dash], key[dash + 1 :]
+        kind = _CODE_KIND.get(code)
+        if kind is None:
+            kind = _classify(code)
+        if kind:
+            k = (0, code, suffix)
+        elif suffix in VALUE_SUFFIXES:
+            k = (1, code, suffix)
+        else:
+            k = ({"Flag": 2, "EFlag": 3}.get(suffix, 0), code, suffix)
+    _FAST_KEYS[key] = k
+    return k
+
+
+def _parse_fast(seg: str) -> Message | None:
+    """The :class:`Message` of a clean 2017 segment, or None (use the general parser)."""
+    if not seg.isascii() or " " in seg or "\t" in seg:
+        return None
+    i = seg.find("CP=&&")
+    j = len(seg) - 2
+    if i < 0 or j < i + 5 or seg[j:] != "&&" or seg[i - 1 : i] != ";":
+        return None
+    head = seg[: i - 1]
+    if "," in head:
+        return None
+    parts = head.split(";")
+    n = len(parts)
+    if n != 6 and n != 8:
+        return None
+    for k in range(n):
+        if not parts[k].startswith(_FAST_HEAD[k]):
+            return None
+    qn = parts[0][3:]
+    st = parts[1][3:]
+    cn = parts[2][3:]
+    pw = parts[3][3:]
+    mn = parts[4][3:]
+    flag_text = parts[5][5:]
+    if len(qn) != 17 or not qn.isdigit() or st not in _ST_2017 or cn not in _CMDS_2017:
+        return None
+    if not 0 < len(mn) <= 24 or not 0 < len(flag_text) <= 3 or not flag_text.isdigit():
+        return None
+    flag = int(flag_text)
+    if flag >> 2 != 1:  # the version bits of HJ 212-2017 (Flag 4-7)
+        return None
+    if cn in REPLY_COMMANDS and flag & 1:
+        return None
+    if n == 6:
+        pnum = pno = None
+        if flag & 2:
+            return None
+    else:
+        pnum_text, pno_text = parts[6][5:], parts[7][4:]
+        if not (0 < len(pnum_text) <= 4 and pnum_text.isdigit() and pnum_text[0] != "0"
+                and 0 < len(pno_text) <= 4 and pno_text.isdigit() and pno_text[0] != "0"):
+            return None
+        pnum, pno = int(pnum_text), int(pno_text)
+        if pno > pnum or not flag & 2:
+            return None
+    fields: dict[str, str] = {}
+    raw: list[tuple[str, str, str]] = []
+    flags: dict[str, str] = {}
+    eflags: dict[str, str] = {}
+    seen: set[str] = set()
+    cp = seg[i + 5 : j]
+    if cp:
+        # ';' between factors and ',' between the items of one factor: for the fast path both
+        # just separate items (an empty item still fails the '=' test below)
+        info = _FAST_KEYS
+        for item in (cp.replace(",", ";") if "," in cp else cp).split(";"):
+            key, eq, value = item.partition("=")
+            if not eq:
+                return None
+            k = info.get(key)
+            if k is None:
+                k = _fast_key(key)
+            what, code, suffix = k
+            if what == 1:  # a value
+                if key in seen:
+                    return None
+                seen.add(key)
+                raw.append((code, suffix, value))
+            elif what == 2:  # -Flag
+                if key in seen or value not in _DATA_FLAGS:
+                    return None
+                seen.add(key)
+                flags[code] = value
+            elif what == 3:  # -EFlag
+                if key in seen:
+                    return None
+                seen.add(key)
+                eflags[code] = value
+            elif what == 4:  # a plain field (DataTime, QnRtn, ...)
+                if key in fields:
+                    return None
+                fields[key] = value
+            else:  # a time field other than DataTime, SampleTime, unknown suffix, unusual code
+                return None
+    data_time = None
+    dt_text = fields.get("DataTime")
+    if dt_text is not None:
+        if len(dt_text) != 14:
+            return None
+        data_time = parse_time(dt_text)
+        if data_time is None:
+            return None
+    get_flag, get_eflag = flags.get, eflags.get
+    return Message(
+        cn=cn, mn=mn, st=st, qn=qn, pw=pw, flag=flag, pnum=pnum, pno=pno, rf=None, fields=fields,
+        records=[DataRecord(code, suffix, value, get_flag(code), get_eflag(code), data_time, None)
+                 for code, suffix, value in raw],
+        data_time=data_time, version="2017",
     )
 
 

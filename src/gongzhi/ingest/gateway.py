@@ -309,6 +309,10 @@ class Gateway:
             m.batch_size.observe(len(batch))
             m.commit_seconds.observe(seconds)
         now = time.monotonic()
+        # replies are gathered per connection and written once per connection per batch (in
+        # the order of the items): a logger that sent both parts of an upload in one write
+        # gets both 9014 in one segment, and the gateway makes one send call, not one per packet
+        out_bytes: dict[_Conn, list[bytes]] = {}
         for (conn, _t, _ev, t0), out in zip(batch, outcomes):
             conn.pending -= 1
             if out is not None:
@@ -323,11 +327,18 @@ class Gateway:
                     if conn.closed or conn.writer.is_closing():
                         m.replies_dropped.inc(len(out.replies))
                     else:
-                        conn.writer.write(b"".join(out.replies))
+                        pending = out_bytes.get(conn)
+                        if pending is None:
+                            out_bytes[conn] = list(out.replies)
+                        else:
+                            pending.extend(out.replies)
                         m.replies.inc(len(out.replies))
                         m.ack_seconds.observe(now - t0)
-                        if conn.writer.transport.get_write_buffer_size() > self.config.write_buffer_limit:
-                            self._close(conn, "slow_reader")
+        for conn, replies in out_bytes.items():
+            conn.writer.write(b"".join(replies))
+            if conn.writer.transport.get_write_buffer_size() > self.config.write_buffer_limit:
+                self._close(conn, "slow_reader")
+        for conn, _t, _ev, _t0 in batch:
             if conn.reader_done and conn.pending == 0 and not conn.closed:
                 self._close(conn, "eof")
 

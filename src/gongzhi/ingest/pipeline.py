@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
@@ -54,6 +55,7 @@ from gongzhi.ingest.models import AcceptedPacket, RawPacket, Verdict
 from gongzhi.observations import services as obs
 from gongzhi.observations.models import (
     QC_BACKFILL,
+    QC_FLAG_INVALID,
     QC_NEGATIVE,
     QC_OUT_OF_RANGE,
     QC_UNIT_CONVERTED,
@@ -161,6 +163,14 @@ class _Plan:
     notes: list[str] = field(default_factory=list)
 
 
+def _holder_state(d: DeviceInfo) -> tuple:
+    """(site id, outlet id, site owner, outlet's enterprise owner) of a cached device."""
+    site, outlet = d.site, d.outlet
+    return (site.pk if site is not None else None, outlet.pk if outlet is not None else None,
+            site.owner_id if site is not None else None,
+            outlet.enterprise.owner_id if outlet is not None else None)
+
+
 def _as_item(x: Item | Sequence) -> Item:
     if isinstance(x, Item):
         return x
@@ -214,9 +224,24 @@ class Pipeline:
         if not want:
             return
         found: dict[str, DeviceInfo] = {}
-        qs = reg.Device.objects.filter(mn__in=want).select_related("site", "outlet__enterprise")
-        for d in qs:
-            found[d.mn] = DeviceInfo(d.pk, d.mn, d.password, d.enabled, d.system_code, d.site, d.outlet, now)
+        # One plain query for what authentication and mapping use; the site/outlet objects of
+        # a device already cached are kept when its place and owner are unchanged (re-reading
+        # a thousand devices with their sites every TTL stalled the writer for most of a second).
+        rows = reg.Device.objects.filter(mn__in=want).values_list(
+            "mn", "pk", "password", "enabled", "system_code", "site_id", "outlet_id", "site__owner_id",
+            "outlet__enterprise__owner_id")
+        with self._lock:
+            cached = {mn: self._devices.get(mn) for mn in want}
+        fetch: dict[int, str] = {}
+        for mn, pk, password, enabled, system_code, site_id, outlet_id, site_owner, outlet_owner in rows:
+            old = cached.get(mn)
+            if (old is not None and _holder_state(old) == (site_id, outlet_id, site_owner, outlet_owner)):
+                found[mn] = DeviceInfo(pk, mn, password, enabled, system_code, old.site, old.outlet, now)
+            else:
+                fetch[pk] = mn
+        if fetch:
+            for d in reg.Device.objects.filter(pk__in=fetch).select_related("site", "outlet__enterprise"):
+                found[d.mn] = DeviceInfo(d.pk, d.mn, d.password, d.enabled, d.system_code, d.site, d.outlet, now)
         with self._lock:
             for mn in want:
                 self._devices[mn] = found.get(mn)  # None: unknown MN (negative cache, same TTL)
@@ -353,8 +378,9 @@ class Pipeline:
             else:
                 seen.add(p.key)
 
-        # 3. values
-        rows: list[obs.ObservationRow] = []
+        # 3. values (the series of sites/outlets seen for the first time: one query for the batch)
+        self._preload_holders(p.device for p in plans if p.device is not None and not p.outcome.verdict)
+        rows: list[list] = []  # [series, time, value, flag, qc, vmin, vmax, total, packet] (obs.write_observations)
         row_plan: list[_Plan] = []
         unknown: Counter = Counter()
         unknown_source: dict[str, str] = {}
@@ -414,8 +440,8 @@ class Pipeline:
         else:
             for p in plans:
                 p.outcome.packet_id = p.item.packet_id
-        for ri, r in enumerate(rows):
-            r.packet_id = row_plan[ri].outcome.packet_id
+        for r, p in zip(rows, row_plan):
+            r[8] = p.outcome.packet_id
         if rows:
             result = obs.write_observations(rows, source=cfg.source, received=now)
             dup = set(result.duplicate_indexes)
@@ -491,7 +517,6 @@ class Pipeline:
         series_units = self._series_units
         conv_cache = self._conv
         skipped: list[str] = []
-        Row = obs.ObservationRow
         for code, v in by_code.items():
             if realtime:
                 pv = v[3] if v[3] is not None else v[2]
@@ -525,12 +550,20 @@ class Pipeline:
                 target = targets[code] = (sid, param, src_unit)
             sid, param, src_unit = target
             flag = v[0]
-            row = Row(sid, t_utc, value, (flag or "")[:2], base_bits | qc.flag_bits(flag), vmin, vmax, total)
+            row = [sid, t_utc, value, "" if flag is None else flag[:2],
+                   base_bits if flag is None or flag == "N" else base_bits | QC_FLAG_INVALID,
+                   vmin, vmax, total, None]
             conv = conv_cache.get((sid, src_unit))
             if conv is None and sid in series_units:
                 conv = self._conversion(sid, param, src_unit)
             if conv is None:
                 pending_units.append((len(rows), sid, param, src_unit))
+            elif conv[0] == 3 and value is not None:  # same unit, a value: the common case, inline
+                if value < 0 and conv[3]:
+                    row[4] |= QC_NEGATIVE
+                rng = conv[4]
+                if rng is not None and not (rng[0] <= value <= rng[1]):
+                    row[4] |= QC_OUT_OF_RANGE
             else:
                 self._convert(row, conv, p, unit_notes)
             rows.append(row)
@@ -539,6 +572,31 @@ class Pipeline:
             p.notes.append("unknown code(s) recorded for the catalog: " + ", ".join(out.unknown_codes))
         if skipped:
             p.notes.append("; ".join(skipped[:20]))
+
+    def _preload_holders(self, devices: Iterable[DeviceInfo]) -> None:
+        """Load the existing series of every site/outlet of ``devices`` not seen yet, in one query
+        (a restarted gateway, or a worker meeting loggers another worker served before, would
+        otherwise run one query per logger in the middle of the batch)."""
+        sites, outlets = set(), set()
+        known = self._holder_series
+        for d in devices:
+            if d.site is not None:
+                if ("s", d.site.pk) not in known:
+                    sites.add(d.site.pk)
+            elif d.outlet is not None and ("o", d.outlet.pk) not in known:
+                outlets.add(d.outlet.pk)
+        if not sites and not outlets:
+            return
+        found: dict[tuple[str, int], dict[tuple[int, str], int]] = {("s", i): {} for i in sites}
+        found.update({("o", i): {} for i in outlets})
+        qs = Series.objects.filter(Q(site_id__in=sites) | Q(outlet_id__in=outlets)).values_list(
+            "pk", "parameter_id", "kind", "unit", "site_id", "outlet_id")
+        for pk, param_id, kind, unit, site_id, outlet_id in qs:
+            holder = ("s", site_id) if site_id is not None else ("o", outlet_id)
+            if holder in found:
+                found[holder][(param_id, kind)] = pk
+                self._series_units.setdefault(pk, unit)
+        known.update(found)
 
     def _existing_series(self, site, outlet, parameter_id: int, kind: str) -> int | None:
         """The id of an existing series of this site/outlet, from one query per site/outlet
@@ -578,27 +636,28 @@ class Pipeline:
         return conv
 
     @staticmethod
-    def _convert(r: obs.ObservationRow, conv: tuple, plan: _Plan, unit_notes: list) -> None:
-        """Unit conversion and value checks of one row (what qc.unit_factor / qc.value_bits say)."""
+    def _convert(r: list, conv: tuple, plan: _Plan, unit_notes: list) -> None:
+        """Unit conversion and value checks of one row (what qc.unit_factor / qc.value_bits say).
+
+        ``r`` is ``[series, time, value, flag, qc, vmin, vmax, total, packet]``."""
         mode, factor, _unit, non_negative, rng, note = conv
         if mode == 0:
-            r.qc |= QC_UNKNOWN_UNIT
+            r[4] |= QC_UNKNOWN_UNIT
             return
         if mode == 1:
-            r.qc |= QC_UNKNOWN_UNIT  # kept as sent, not converted
+            r[4] |= QC_UNKNOWN_UNIT  # kept as sent, not converted
             unit_notes.append((plan, note))
         elif mode == 2:
-            r.qc |= QC_UNIT_CONVERTED
-            r.value = None if r.value is None else r.value * factor
-            r.vmin = None if r.vmin is None else r.vmin * factor
-            r.vmax = None if r.vmax is None else r.vmax * factor
-            r.total = None if r.total is None else r.total * factor
-        checked = r.value if r.value is not None else r.total
+            r[4] |= QC_UNIT_CONVERTED
+            for i in (2, 5, 6, 7):  # value, vmin, vmax, total
+                if r[i] is not None:
+                    r[i] *= factor
+        checked = r[2] if r[2] is not None else r[7]
         if checked is not None:
             if checked < 0 and non_negative:
-                r.qc |= QC_NEGATIVE
+                r[4] |= QC_NEGATIVE
             if rng is not None and not (rng[0] <= checked <= rng[1]):
-                r.qc |= QC_OUT_OF_RANGE
+                r[4] |= QC_OUT_OF_RANGE
 
     def _check_clock(self, p: _Plan, data_time: dt.datetime, now: dt.datetime) -> None:
         m = p.message
@@ -678,8 +737,10 @@ KEY_COLUMNS = ("mn", "qn", "cn", "pno", "packet_id", "accepted")
 def _insert(model, columns: tuple[str, ...], rows: list[tuple], *, ignore_conflicts: bool = False) -> None:
     """Plain bulk INSERT of archive rows (the ORM's bulk_create costs more than the database here).
 
-    PostgreSQL: COPY (ids are allocated beforehand), or for ON CONFLICT one
-    ``INSERT … SELECT FROM unnest(column arrays)`` (one statement, not one per row).
+    PostgreSQL: COPY of text built in one pass (ids are allocated beforehand). With
+    ``ignore_conflicts`` the COPY runs in a savepoint; if a row exists already (another
+    writer process took the key) it is rolled back and the rows go by one
+    ``INSERT … SELECT FROM unnest(column arrays) ON CONFLICT DO NOTHING``.
     SQLite: executemany of one prepared statement.
     """
     if not rows:
@@ -687,12 +748,27 @@ def _insert(model, columns: tuple[str, ...], rows: list[tuple], *, ignore_confli
     table = model._meta.db_table
     cols = ", ".join(columns)
     with connection.cursor() as cur:
-        if connection.vendor == "postgresql" and not ignore_conflicts:
-            with cur.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
-                for r in rows:
-                    copy.write_row(r)
-            return
         if connection.vendor == "postgresql":
+            import psycopg
+
+            text = obs.copy_text
+            payload = "".join(["\t".join([text(v) for v in r]) + "\n" for r in rows]).encode("utf-8")
+            raw = cur.cursor
+            if not ignore_conflicts:
+                with raw.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+                    copy.write(payload)
+                return
+            # keys are new unless another writer process took one meanwhile: try a plain COPY first
+            raw.execute("SAVEPOINT gongzhi_ingest_copy")
+            try:
+                with raw.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+                    copy.write(payload)
+            except psycopg.errors.UniqueViolation:
+                raw.execute("ROLLBACK TO SAVEPOINT gongzhi_ingest_copy")
+                raw.execute("RELEASE SAVEPOINT gongzhi_ingest_copy")
+            else:
+                raw.execute("RELEASE SAVEPOINT gongzhi_ingest_copy")
+                return
             arrays = ", ".join(f"%s::{model._meta.get_field(c).db_type(connection)}[]" for c in columns)
             with _server_cursor() as scur:
                 scur.execute(f"INSERT INTO {table} ({cols}) SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING",
