@@ -346,3 +346,11 @@ def can_push_data(bureau, obj) -> bool:
     site, enterprise = _data_holder(obj)
     holder = site or enterprise
     return holder is not None and holder.owner_id == bureau_pk
+
+
+def can_view_unattributed_packets(user) -> bool:
+    """May ``user`` see archived HJ 212 packets that belong to no registered device (unknown
+    MN, bytes that did not frame)? They have no owner bureau and may carry another bureau's
+    MN and password, so only platform operators (superusers) see them; a bureau sees the
+    packets of its own devices (:func:`visible` on devices)."""
+    return _signed_in(user) and user.is_superuser
