@@ -88,19 +88,28 @@ def child(args) -> dict:
     user = User.objects.create_user("bench", password="x-123456-bench", bureau=bureau, role=Role.VIEWER)
     params = {p.key: p for p in reg.Parameter.objects.filter(key__in=WATER + AIR)}
     now_hour = timezone.now().astimezone(CST).replace(minute=0, second=0, microsecond=0)
-    rows = []
-    for i in range(args.sites):
-        water = i % 2 == 0
-        site = reg.Site.objects.create(
-            code=f"S{i:03d}", name=f"站{i}", kind="water_section" if water else "air_station", owner=bureau,
-            lon=121 + (i % 10) * 0.02, lat=31 + (i // 10) * 0.02, waterbody=river if water else None,
-            target_class=3 if water else None, assessment_level="provincial",
+    from gongzhi.observations.models import Series
+
+    sites = reg.Site.objects.bulk_create([
+        reg.Site(
+            code=f"S{i:04d}", name=f"站{i}", kind="water_section" if i % 2 == 0 else "air_station", owner=bureau,
+            lon=121 + (i % 40) * 0.01, lat=31 + (i // 40) * 0.01, waterbody=river if i % 2 == 0 else None,
+            target_class=3 if i % 2 == 0 else None, assessment_level="provincial",
         )
-        for k in WATER if water else AIR:
-            sid = obs.series_resolver.get(site=site, parameter=params[k], kind=SeriesKind.HOUR)
-            rows += [obs.ObservationRow(sid, now_hour - dt.timedelta(hours=h), 1.0 + (i + h) % 5 * 0.3, "N") for h in range(6)]
-    with transaction.atomic():
-        obs.write_observations(rows, source=Source.DEVICE)
+        for i in range(args.sites)
+    ])
+    sites = list(reg.Site.objects.filter(owner=bureau).order_by("code"))  # with their ids on every backend
+    series = Series.objects.bulk_create([
+        Series(site=site, parameter=params[k], kind=SeriesKind.HOUR, unit=params[k].unit, owner=bureau)
+        for site in sites for k in (WATER if site.kind == "water_section" else AIR)
+    ])
+    series = Series.objects.filter(site__owner=bureau).values_list("pk", "site_id")
+    index = {s.pk: i for i, s in enumerate(sites)}
+    rows = [obs.ObservationRow(sid, now_hour - dt.timedelta(hours=h), 1.0 + (index[site_id] + h) % 5 * 0.3, "N")
+            for sid, site_id in series for h in range(6)]
+    for i in range(0, len(rows), 20000):
+        with transaction.atomic():
+            obs.write_observations(rows[i : i + 20000], source=Source.DEVICE)
 
     year_site = reg.Site.objects.create(code="YEAR", name="全年", kind="water_section", owner=bureau, lon=121.1, lat=31.1,
                                         waterbody=river, target_class=3)
@@ -164,8 +173,35 @@ def child(args) -> dict:
     from gongzhi.observations import queries
 
     plist = [params[k] for k in WATER]
-    samples = timed(lambda: [queries.series_data(user, parameter=p, start=start, end=end, resolution="hour", site=year_site) for p in plist], args.runs)
+    samples = timed(lambda: queries.series_data_many(user, parameters=plist, start=start, end=end, resolution="hour", site=year_site), args.runs)
     out["series_data_p50"], out["series_data_p99"] = pct(samples, 50), pct(samples, 99)
+
+    # 3. latest values of all sites (the API's /latest without a site list, and the read under it)
+    from gongzhi.api import services as api_services
+    from gongzhi.observations.models import LatestValue, Series as SeriesModel
+
+    token = api_services.create_token(user=user).secret
+    body = json.loads(client.get("/api/v1/latest", headers={"Authorization": f"Bearer {token}"}).content)
+    n_values = sum(len(i["values"]) for i in body["items"])
+    assert len(body["items"]) == args.sites + 1, len(body["items"])
+    out["latest_sites"], out["latest_values"] = len(body["items"]), n_values
+    samples = timed(lambda: client.get("/api/v1/latest", headers={"Authorization": f"Bearer {token}"}), args.runs)
+    out["latest_api_p50"], out["latest_api_p99"] = pct(samples, 50), pct(samples, 99)
+    all_sites = list(reg.Site.objects.all())
+    samples = timed(lambda: queries.latest_values(user, all_sites), args.runs)
+    out["latest_query_p50"], out["latest_query_p99"] = pct(samples, 50), pct(samples, 99)
+    lt, st, si, pt = LatestValue._meta.db_table, SeriesModel._meta.db_table, reg.Site._meta.db_table, reg.Parameter._meta.db_table
+
+    def latest_baseline():
+        with connection.cursor() as cur:
+            cur.execute(
+                f"SELECT si.code, p.key, l.time, l.value, l.flag, l.qc FROM {lt} l JOIN {st} s ON s.id = l.series_id "
+                f"JOIN {si} si ON si.id = s.site_id JOIN {pt} p ON p.id = s.parameter_id"
+            )
+            assert len(cur.fetchall()) == n_values
+
+    samples = timed(latest_baseline, args.runs)
+    out["latest_baseline_p50"], out["latest_baseline_p99"] = pct(samples, 50), pct(samples, 99)
     return out
 
 
@@ -184,7 +220,7 @@ def recreate_pg(url: str) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sites", type=int, default=60)
+    ap.add_argument("--sites", type=int, default=1000, help="sites with latest values (the map and /latest)")
     ap.add_argument("--runs", type=int, default=60)
     ap.add_argument("--pg-url", default=PG_URL)
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -208,7 +244,12 @@ def main(argv=None) -> int:
           f"p50 {r['chart_p50']:.1f} ms   p99 {r['chart_p99']:.1f} ms   (target p99 < 150 ms: {ok(r['chart_p99'], 150)})")
     print(f"  baseline: raw SQL fetch of the same rows  p50 {r['baseline_p50']:.1f} ms   p99 {r['baseline_p99']:.1f} ms   "
           f"(chart/baseline p50 = {r['chart_p50'] / r['baseline_p50']:.1f}×)")
-    print(f"  of which series_data × 9 alone            p50 {r['series_data_p50']:.1f} ms   p99 {r['series_data_p99']:.1f} ms")
+    print(f"  of which series_data_many (9) alone       p50 {r['series_data_p50']:.1f} ms   p99 {r['series_data_p99']:.1f} ms")
+    print(f"  latest values of all sites, GET /api/v1/latest ({r['latest_sites']:,} sites, {r['latest_values']:,} values)  "
+          f"p50 {r['latest_api_p50']:.1f} ms   p99 {r['latest_api_p99']:.1f} ms   (target p99 < 100 ms: {ok(r['latest_api_p99'], 100)})")
+    print(f"  of which queries.latest_values alone      p50 {r['latest_query_p50']:.1f} ms   p99 {r['latest_query_p99']:.1f} ms")
+    print(f"  baseline: raw SQL fetch of the same rows  p50 {r['latest_baseline_p50']:.1f} ms   p99 {r['latest_baseline_p99']:.1f} ms   "
+          f"(api/baseline p50 = {r['latest_api_p50'] / r['latest_baseline_p50']:.1f}×)")
     return 0
 
 

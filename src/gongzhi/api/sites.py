@@ -202,11 +202,19 @@ def site_latest(request, code: str):
 @router.get("/latest", response={200: ManyLatest, **READ_ERRORS}, summary="Latest values of many sites at once")
 def many_latest(
     request,
-    sites: str = Query(
-        ..., description=f"comma-separated site codes (at most {MAX_LATEST_SITES})", max_length=10_000,
-        pattern=rf"^[^,]*(,[^,]*){{0,{MAX_LATEST_SITES - 1}}}$",
+    sites: Optional[str] = Query(
+        None, description=f"comma-separated site codes (at most {MAX_LATEST_SITES}); omitted: every site whose data you may read",
+        max_length=10_000, pattern=rf"^[^,]*(,[^,]*){{0,{MAX_LATEST_SITES - 1}}}$",
     ),
 ):
+    """Latest values of the listed sites, or of every site whose data is shared with you (in site-code order)."""
+    if sites is None:
+        every = list(policy.visible(request.auth, reg.Site.objects.all()).order_by("code"))
+        found = queries.latest_values(request.auth, every)
+        return {
+            "items": [{"site": s.code, "values": _latest_entries(found[s.pk])} for s in every if s.pk in found],
+            "not_found": [],
+        }
     codes = list(dict.fromkeys(c.strip() for c in sites.split(",") if c.strip()))
     if len(codes) > MAX_LATEST_SITES:  # the pattern already says so; kept for direct callers
         raise ApiError(400, "too_many_sites", f"at most {MAX_LATEST_SITES} sites per request", [{"loc": ["query", "sites"], "max": MAX_LATEST_SITES}])

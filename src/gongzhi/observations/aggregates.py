@@ -225,15 +225,6 @@ def _time_sql(column: str) -> str:
     return f"CAST({column} AS TEXT)"
 
 
-def _time_series(values: list) -> pl.Series:
-    """Values selected with :func:`_time_sql` → naive UTC ``Datetime("us")``."""
-    if not values:
-        return pl.Series(values, dtype=pl.Datetime("us"))
-    if isinstance(values[0], str):
-        return pl.Series(values, dtype=pl.Utf8).str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit="us")
-    return pl.Series(values, dtype=pl.Int64).cast(pl.Datetime("us"))
-
-
 Window = tuple[tuple[int, ...], dt.datetime, dt.datetime]  # (series ids, start, end)
 
 
@@ -269,29 +260,50 @@ OBS_SCHEMA = {
 }
 
 
+def _time_column() -> pl.DataType:
+    """The dtype the database hands :func:`_time_sql` columns over in."""
+    return pl.Int64 if connection.vendor == "postgresql" else pl.Utf8
+
+
+def _to_datetime(col: str) -> pl.Expr:
+    """A :func:`_time_sql` column (epoch µs or SQLite text) → naive UTC ``Datetime("us")``."""
+    if connection.vendor == "postgresql":
+        return pl.col(col).cast(pl.Datetime("us"))
+    return pl.col(col).str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit="us")
+
+
+def _fetch_frame(cur, chunks: list[tuple[str, list]], schema: dict) -> pl.DataFrame:
+    """Run each (sql, params) and build ONE frame from all rows at once (columns built in
+    Polars, not value by value in Python). ``schema`` maps each selected column to its dtype;
+    the time column is declared as ``"time"`` and converted with :func:`_to_datetime`."""
+    raw_schema = {k: (_time_column() if v == "time" else v) for k, v in schema.items()}
+    rows: list = []
+    for sql, params in chunks:
+        cur.execute(sql, params)
+        rows.extend(cur.fetchall())
+    frame = pl.DataFrame(rows, schema=raw_schema, orient="row")
+    return frame.with_columns(_to_datetime(k) for k, v in schema.items() if v == "time")
+
+
 def load_values(windows: list[Window]) -> pl.DataFrame:
     """Observations in the windows with their latest revision, as a Polars frame with the
-    columns of :data:`OBS_SCHEMA` plus ``value`` (effective), ``usable`` and ``flag_eff``."""
-    cols = {k: [] for k in ("series_id", "time", "raw", "flag", "qc")}
-    rcols = {k: [] for k in ("series_id", "time", "rev_version", "rev_value", "rev_invalid")}
+    columns of :data:`OBS_SCHEMA` plus ``value`` (effective), ``usable`` and ``flag_eff``.
+
+    One statement per chunk of windows (all series of a window in one ``IN``), and each frame
+    built from the fetched rows as whole columns."""
+    obs_sql, rev_sql = [], []
+    for chunk in _chunks(windows):
+        where, params = _windows_sql("time", chunk)
+        obs_sql.append((f"SELECT series_id, {_time_sql('time')}, value, flag, qc FROM {_OBS} WHERE {where}", params))
+        rev_sql.append((
+            f"SELECT series_id, {_time_sql('time')}, version, value, CASE WHEN invalid THEN 1 ELSE 0 END FROM {_REV} WHERE {where}",
+            params,
+        ))
     with connection.cursor() as cur:
-        for chunk in _chunks(windows):
-            where, params = _windows_sql("time", chunk)
-            cur.execute(f"SELECT series_id, {_time_sql('time')}, value, flag, qc FROM {_OBS} WHERE {where}", params)
-            for row in cur.fetchall():
-                for k, v in zip(cols, row):
-                    cols[k].append(v)
-            cur.execute(f"SELECT series_id, {_time_sql('time')}, version, value, invalid FROM {_REV} WHERE {where}", params)
-            for row in cur.fetchall():
-                for k, v in zip(rcols, row):
-                    rcols[k].append(v)
-    cols["time"] = _time_series(cols["time"])
-    rcols["time"] = _time_series(rcols["time"])
-    obs = pl.DataFrame(cols, schema={k: OBS_SCHEMA[k] for k in cols})
-    revs = pl.DataFrame(
-        {**rcols, "rev_invalid": [bool(x) for x in rcols["rev_invalid"]]},
-        schema={k: OBS_SCHEMA[k] for k in rcols},
-    )
+        obs = _fetch_frame(cur, obs_sql, {"series_id": pl.Int64, "time": "time", "raw": pl.Float64, "flag": pl.Utf8, "qc": pl.Int64})
+        revs = _fetch_frame(cur, rev_sql, {"series_id": pl.Int64, "time": "time", "rev_version": pl.Int64,
+                                           "rev_value": pl.Float64, "rev_invalid": pl.Int64})
+    revs = revs.with_columns(pl.col("rev_invalid").cast(pl.Boolean))
     if revs.height:
         revs = revs.sort("rev_version").group_by(["series_id", "time"]).last()
         obs = obs.join(revs, on=["series_id", "time"], how="left")
@@ -326,28 +338,20 @@ def with_effective(obs: pl.DataFrame) -> pl.DataFrame:
 
 
 def load_aggregates(period: str, windows: list[Window]) -> pl.DataFrame:
-    cols = {k: [] for k in ("series_id", "start", "value", "vmin", "vmax", "n", "coverage", "valid", "flag", "source_kind")}
+    chunks = []
+    for chunk in _chunks(windows):
+        where, params = _windows_sql("start", chunk)
+        chunks.append((
+            f"SELECT series_id, {_time_sql('start')}, value, vmin, vmax, n, coverage, CASE WHEN valid THEN 1 ELSE 0 END, "
+            f"flag, source_kind FROM {_AGG} WHERE period = %s AND ({where})",
+            [period, *params],
+        ))
     with connection.cursor() as cur:
-        for chunk in _chunks(windows):
-            where, params = _windows_sql("start", chunk)
-            cur.execute(
-                f"SELECT series_id, {_time_sql('start')}, value, vmin, vmax, n, coverage, valid, flag, source_kind FROM {_AGG} "
-                f"WHERE period = %s AND ({where})",
-                [period, *params],
-            )
-            for row in cur.fetchall():
-                for k, v in zip(cols, row):
-                    cols[k].append(v)
-    cols["start"] = _time_series(cols["start"])
-    cols["valid"] = [bool(v) for v in cols["valid"]]
-    return pl.DataFrame(
-        cols,
-        schema={
-            "series_id": pl.Int64, "start": pl.Datetime("us"), "value": pl.Float64, "vmin": pl.Float64,
-            "vmax": pl.Float64, "n": pl.Int64, "coverage": pl.Float64, "valid": pl.Boolean, "flag": pl.Utf8,
-            "source_kind": pl.Utf8,
-        },
-    )
+        frame = _fetch_frame(cur, chunks, {
+            "series_id": pl.Int64, "start": "time", "value": pl.Float64, "vmin": pl.Float64, "vmax": pl.Float64,
+            "n": pl.Int64, "coverage": pl.Float64, "valid": pl.Int64, "flag": pl.Utf8, "source_kind": pl.Utf8,
+        })
+    return frame.with_columns(pl.col("valid").cast(pl.Boolean))
 
 
 # --- groups ---------------------------------------------------------------------------------------
