@@ -24,8 +24,8 @@ from typing import Iterable
 
 import numpy as np
 import polars as pl
-from django.db import transaction
-from django.db.models import F, Max, Q
+from django.db import connection, transaction
+from django.db.models import Max, Q
 
 from gongzhi.observations import aggregates as agg
 from gongzhi.observations.services import ReviewError
@@ -176,12 +176,7 @@ def latest_values(user, sites: Iterable[reg.Site]) -> dict[int, list[dict]]:
     if not grants:
         return {}
     apply_pending_changes()
-    rows = list(
-        LatestValue.objects.filter(series__site_id__in=list(grants)).values_list(
-            "series_id", "series__site_id", "series__parameter_id", "series__parameter__key",
-            "series__parameter__name_zh", "series__kind", "series__unit", "time", "value", "flag", "qc",
-        )
-    )
+    rows = _latest_rows(list(grants))
     raw_rows, validated_series = [], []
     for row in rows:
         level = grants[row[1]].level(row[2])
@@ -204,18 +199,71 @@ def latest_values(user, sites: Iterable[reg.Site]) -> dict[int, list[dict]]:
     return out
 
 
+def _latest_sql() -> str:
+    t = agg._time_sql("l.time")
+    return (
+        f"SELECT l.series_id, s.site_id, s.parameter_id, p.key, p.name_zh, s.kind, s.unit, {t}, l.value, l.flag, l.qc "
+        f"FROM {LatestValue._meta.db_table} l JOIN {Series._meta.db_table} s ON s.id = l.series_id "
+        f"JOIN {reg.Parameter._meta.db_table} p ON p.id = s.parameter_id WHERE s.site_id IN "
+    )
+
+
+def _latest_revisions_sql() -> str:
+    t = agg._time_sql("r.time")
+    return (
+        f"SELECT r.series_id, {t}, r.version, r.value, r.invalid FROM {Revision._meta.db_table} r "
+        f"JOIN {LatestValue._meta.db_table} l ON l.series_id = r.series_id AND l.time = r.time "
+        f"JOIN {Series._meta.db_table} s ON s.id = r.series_id WHERE s.site_id IN "
+    )
+
+
+#: 1970-01-01 00:00 UTC as a Beijing time: epoch microseconds → an aware Beijing datetime in one addition.
+_EPOCH_BEIJING = dt.datetime(1970, 1, 1, 8, tzinfo=agg.BEIJING)
+
+
+def _db_time(v) -> dt.datetime:
+    """A column selected with ``aggregates._time_sql`` (epoch µs on PostgreSQL, UTC text on
+    SQLite) → aware Beijing time. Avoids the database driver's datetime parsing, which Django's
+    time-zone loader keeps in pure Python (the cost of the whole query at 7,500 rows)."""
+    if isinstance(v, int):
+        return _EPOCH_BEIJING + dt.timedelta(microseconds=v)
+    return dt.datetime.fromisoformat(v).replace(tzinfo=UTC).astimezone(agg.BEIJING)
+
+
+def _in_chunks(sql: str, ids: list[int], *, size: int = 900) -> list[tuple]:
+    out: list[tuple] = []
+    with connection.cursor() as cur:
+        for i in range(0, len(ids), size):
+            part = ids[i : i + size]
+            cur.execute(sql + "(" + ", ".join(["%s"] * len(part)) + ")", part)
+            out.extend(cur.fetchall())
+    return out
+
+
+def _latest_rows(site_ids: list[int]) -> list[tuple]:
+    """The latest value of every series of the sites: one plain query (per 900 sites), times as
+    aware Beijing datetimes (the ORM's per-row machinery costs more than the query here)."""
+    return [(*r[:7], _db_time(r[7]), *r[8:]) for r in _in_chunks(_latest_sql(), site_ids)]
+
+
+_QC_NAMES: dict[int, list[str]] = {}
+
+
+def _qc_names(qc: int) -> list[str]:
+    names = _QC_NAMES.get(qc)
+    if names is None:
+        names = _QC_NAMES[qc] = qc_names(qc)
+    return list(names)
+
+
 def _entries(rows: list[tuple], level: str, *, latest_join: bool) -> list[dict]:
     if not rows:
         return []
     if latest_join:  # corrections of exactly the latest values, joined in the database
         revs = {}
-        site_ids = sorted({r[1] for r in rows})
-        for i in range(0, len(site_ids), 2000):
-            qs = Revision.objects.filter(
-                series__site_id__in=site_ids[i : i + 2000], series__latest__time=F("time")
-            ).order_by("version")
-            for sid, t, version, value, invalid in qs.values_list("series_id", "time", "version", "value", "invalid"):
-                revs[(sid, t)] = (version, value, invalid)
+        found = _in_chunks(_latest_revisions_sql(), sorted({r[1] for r in rows}))
+        for sid, t, version, value, invalid in sorted(found, key=lambda r: r[2]):  # the highest version wins
+            revs[(sid, _db_time(t))] = (version, value, bool(invalid))
     else:
         revs = _revisions_at({(r[0], r[7]) for r in rows})
     out = []
@@ -223,7 +271,7 @@ def _entries(rows: list[tuple], level: str, *, latest_join: bool) -> list[dict]:
         rev = revs.get((sid, time))
         e = {
             "site_id": site_id, "parameter_id": pid, "parameter": key, "name": name, "unit": unit, "kind": kind,
-            "time": time.astimezone(agg.BEIJING), "value": value, "flag": flag, "qc": qc, "qc_names": qc_names(qc),
+            "time": time.astimezone(agg.BEIJING), "value": value, "flag": flag, "qc": qc, "qc_names": _qc_names(qc),
             "version": 0, "invalid": False, "level": level,
         }
         if rev is not None:
