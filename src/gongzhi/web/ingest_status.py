@@ -10,8 +10,8 @@ device (unknown MN, bytes that did not frame).
 
 Online rule: a device is *online* when its last accepted (or re-acknowledged duplicate) packet
 arrived within ``max(OFFLINE_FACTOR × interval_s, MIN_OFFLINE)`` of now (``interval_s`` is the
-device's real-time interval, HJ 212 CN 2011); *offline* when older; *never* when the archive
-holds no such packet; *disabled* when the device is switched off in the registry.
+device's real-time interval, HJ 212 CN 2011); *offline* when older; *never* ("no packet archived") when the
+archive holds no such packet (history back-filled into the store leaves none); *disabled* when the device is switched off in the registry.
 
 Every query is an indexed aggregate: the last packet of a device is one index probe on
 ``(mn, received)`` (a correlated ``ORDER BY received DESC LIMIT 1``), the error counts a range
