@@ -143,3 +143,13 @@ def test_the_status_queries_do_not_grow_with_the_number_of_devices(archive, djan
     with django_assert_max_num_queries(10):
         ctx = ingest_status.status_context(archive["qp_user"], now=archive["now"])
     assert len(ctx["devices"]) == 24
+
+
+def test_the_page_queries_do_not_grow_with_the_number_of_devices(client, archive, django_assert_max_num_queries):
+    client.force_login(archive["qp_monitor"])
+    client.get("/status/")
+    for i in range(20):
+        reg.Device.objects.create(mn=f"QPY{i:03d}", password="123456", system_code="21", site=archive["qp_air"])
+    with django_assert_max_num_queries(16):  # session, user, bureau, the status queries
+        html = client.get("/status/").content.decode()
+    assert html.count('data-state="never"') == 21
