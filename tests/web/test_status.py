@@ -153,3 +153,12 @@ def test_the_page_queries_do_not_grow_with_the_number_of_devices(client, archive
     with django_assert_max_num_queries(16):  # session, user, bureau, the status queries
         html = client.get("/status/").content.decode()
     assert html.count('data-state="never"') == 21
+
+
+def test_quarantine_lists_the_last_seven_days(archive):
+    old = RawPacket.objects.create(received=archive["now"] - dt.timedelta(days=8), mn="QPA1LOGGER", cn="2011", raw=b"#",
+                                   verdict="quarantined", reason="bad_password")
+    ctx = ingest_status.status_context(archive["qp_user"], now=archive["now"])
+    assert old.pk not in [p.pk for p in ctx["quarantined"]] and len(ctx["quarantined"]) == 2
+    ctx = ingest_status.status_context(archive["qp_user"], now=archive["now"] + dt.timedelta(days=6, hours=23))
+    assert len(ctx["quarantined"]) == 2  # still inside the window

@@ -39,6 +39,7 @@ MIN_OFFLINE = dt.timedelta(minutes=5)
 ERROR_VERDICTS = (Verdict.REJECTED, Verdict.QUARANTINED)
 DATA_VERDICTS = (Verdict.ACCEPTED, Verdict.DUPLICATE)
 RECENT_QUARANTINE = 50
+QUARANTINE_DAYS = 7
 UNKNOWN_CODES = 50
 
 
@@ -120,11 +121,14 @@ def packet_counts(user, mns: list[str], *, now: dt.datetime) -> dict:
     return out
 
 
-def quarantined(user, mns: list[str], *, limit: int = RECENT_QUARANTINE) -> list[RawPacket]:
-    """The newest quarantined packets (unknown MN, bad password, disabled device), without
-    their bytes (they carry the PW)."""
+def quarantined(user, mns: list[str], *, now: dt.datetime, limit: int = RECENT_QUARANTINE) -> list[RawPacket]:
+    """The newest quarantined packets of the last :data:`QUARANTINE_DAYS` days (unknown MN, bad
+    password, disabled device), without their bytes (they carry the PW). Bounded in time so the
+    query is a range of the ``(verdict, received)`` index even when none of them is the user's
+    (unbounded, it walked every quarantined packet ever archived)."""
+    since = now - dt.timedelta(days=QUARANTINE_DAYS)
     return list(
-        RawPacket.objects.filter(_packet_scope(user, mns), verdict=Verdict.QUARANTINED)
+        RawPacket.objects.filter(_packet_scope(user, mns), verdict=Verdict.QUARANTINED, received__gte=since)
         .order_by("-received")
         .only("id", "received", "peer", "mn", "cn", "reason", "detail")[:limit]
     )
@@ -150,7 +154,8 @@ def status_context(user, *, now: dt.datetime | None = None) -> dict:
         "errors": errors,
         "errors_1h": sum(e["n_1h"] for e in errors),
         "errors_24h": sum(e["n_24h"] for e in errors),
-        "quarantined": quarantined(user, mns),
+        "quarantined": quarantined(user, mns, now=now),
+        "quarantine_days": QUARANTINE_DAYS,
         "unknown_codes": unknown_codes(user),
         "unattributed": policy.can_view_unattributed_packets(user),
         "english": (get_language() or "").startswith("en"),
