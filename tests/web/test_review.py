@@ -346,3 +346,29 @@ def test_the_page_in_both_languages(client, rv):
     html = client.get("/review/", period_params(rv["hours"])).content.decode()
     assert "Data review" in html and "Invalidate" in html and "Approved periods" in html
     assert "Jishuigang boundary" in html and "判为无效" not in html
+
+
+# --- outlets ---------------------------------------------------------------------------------------------------
+
+
+def test_outlets_are_reviewed_like_sites(client, rv):
+    from gongzhi.observations import services as obs
+    from gongzhi.observations.models import SeriesKind, Source
+    from gongzhi.registry import models as reg
+
+    ent = reg.Enterprise.objects.create(code="qp-dye", name="青浦某印染厂", owner=rv["qp"], lon=121.05, lat=31.13)
+    outlet = reg.Outlet.objects.create(enterprise=ent, code="DW001", name="总排口", kind="wastewater", lon=121.05, lat=31.13)
+    sid = obs.series_resolver.get(outlet=outlet, parameter=reg.Parameter.objects.get(key="cod"), kind=SeriesKind.HOUR, unit="mg/L")
+    t = rv["hours"][40]
+    obs.write_observations([obs.ObservationRow(sid, t, 480.0, "C")], source=Source.DEVICE)
+    page = get_review(client, rv["qp_monitor"], holder=f"outlet:{outlet.pk}", **period_params(rv["hours"]))
+    assert page.status_code == 200 and [(r.holder, r.flag, r.raw) for r in page.context["rows"]] == [(outlet, "C", 480.0)]
+    assert "青浦某印染厂 · DW001" in page.content.decode()
+    r = revise_post(client, rv["qp_monitor"], Series.objects.get(pk=sid), t, action="invalidate", reason="校准")
+    assert r.status_code == 200 and Revision.objects.get(series_id=sid).invalid
+    day = rv["hours"][0].date().isoformat()
+    assert approve(client, rv["qp_monitor"], holder=f"outlet:{outlet.pk}", start=day, end=day).status_code == 302
+    assert ValidatedPeriod.objects.get().outlet == outlet
+    # 昆山 does not see 青浦's enterprise: 404; 青浦's viewer sees it but may not review: 403
+    assert get_review(client, rv["ks_monitor"], holder=f"outlet:{outlet.pk}").status_code == 404
+    assert get_review(client, rv["qp_user"], holder=f"outlet:{outlet.pk}").status_code == 403
