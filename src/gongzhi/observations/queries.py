@@ -230,6 +230,10 @@ def _db_time(v) -> dt.datetime:
     return dt.datetime.fromisoformat(v).replace(tzinfo=UTC).astimezone(agg.BEIJING)
 
 
+def _to_beijing(t: dt.datetime) -> dt.datetime:
+    return t.astimezone(agg.BEIJING)
+
+
 def _in_chunks(sql: str, ids: list[int], *, size: int = 900) -> list[tuple]:
     out: list[tuple] = []
     with connection.cursor() as cur:
@@ -241,9 +245,10 @@ def _in_chunks(sql: str, ids: list[int], *, size: int = 900) -> list[tuple]:
 
 
 def _latest_rows(site_ids: list[int]) -> list[tuple]:
-    """The latest value of every series of the sites: one plain query (per 900 sites), times as
-    aware Beijing datetimes (the ORM's per-row machinery costs more than the query here)."""
-    return [(*r[:7], _db_time(r[7]), *r[8:]) for r in _in_chunks(_latest_sql(), site_ids)]
+    """The latest value of every series of the sites: one plain query (per 900 sites); the time
+    as the database gives ``aggregates._time_sql`` (see :func:`_db_time`). The ORM's per-row
+    machinery costs more than the query here."""
+    return _in_chunks(_latest_sql(), site_ids)
 
 
 _QC_NAMES: dict[int, list[str]] = {}
@@ -259,19 +264,24 @@ def _qc_names(qc: int) -> list[str]:
 def _entries(rows: list[tuple], level: str, *, latest_join: bool) -> list[dict]:
     if not rows:
         return []
-    if latest_join:  # corrections of exactly the latest values, joined in the database
+    if latest_join:  # rows of _latest_rows; corrections of exactly the latest values, joined in the database
         revs = {}
         found = _in_chunks(_latest_revisions_sql(), sorted({r[1] for r in rows}))
         for sid, t, version, value, invalid in sorted(found, key=lambda r: r[2]):  # the highest version wins
-            revs[(sid, _db_time(t))] = (version, value, bool(invalid))
+            revs[(sid, t)] = (version, value, bool(invalid))  # keyed by the database's time value, as the rows
+        to_time = _db_time
     else:
         revs = _revisions_at({(r[0], r[7]) for r in rows})
+        to_time = _to_beijing
     out = []
+    qc_cache = _QC_NAMES
     for sid, site_id, pid, key, name, kind, unit, time, value, flag, qc in rows:
-        rev = revs.get((sid, time))
+        rev = revs.get((sid, time)) if revs else None
+        names = qc_cache.get(qc)
         e = {
             "site_id": site_id, "parameter_id": pid, "parameter": key, "name": name, "unit": unit, "kind": kind,
-            "time": time.astimezone(agg.BEIJING), "value": value, "flag": flag, "qc": qc, "qc_names": _qc_names(qc),
+            "time": to_time(time), "value": value, "flag": flag, "qc": qc,
+            "qc_names": list(names) if names is not None else _qc_names(qc),
             "version": 0, "invalid": False, "level": level,
         }
         if rev is not None:
