@@ -372,3 +372,11 @@ def test_outlets_are_reviewed_like_sites(client, rv):
     # 昆山 does not see 青浦's enterprise: 404; 青浦's viewer sees it but may not review: 403
     assert get_review(client, rv["ks_monitor"], holder=f"outlet:{outlet.pk}").status_code == 404
     assert get_review(client, rv["qp_user"], holder=f"outlet:{outlet.pk}").status_code == 403
+
+
+def test_the_approval_form_proposes_days_that_are_over(client, rv):
+    today = timezone.now().astimezone(CST).date()
+    page = get_review(client, rv["qp_monitor"])  # default period: the last 7 days, today included
+    assert page.context["end"] == today.isoformat()
+    assert page.context["approve_end"] == (today - dt.timedelta(days=1)).isoformat()
+    assert f'name="end" value="{(today - dt.timedelta(days=1)).isoformat()}" required' in page.content.decode()

@@ -149,6 +149,9 @@ def review_page(request):
         "flag": flag,
         "start": start_d.isoformat(),
         "end": end_d.isoformat(),
+        # only days that are over can be approved: the approval form proposes up to yesterday
+        "approve_start": min(start_d, today - dt.timedelta(days=1)).isoformat(),
+        "approve_end": min(end_d, today - dt.timedelta(days=1)).isoformat(),
         "rows": rows,
         "more": more,
         "offset": offset,
