@@ -344,3 +344,20 @@ def test_packed_and_row_reads_agree(several):
     key = ["series_id", "time"]
     assert rows.height == 2 * 24 * 6 + 1 + 24 + 1 and packed.sort(key).equals(rows.sort(key))
     assert packed.filter(agg.pl.col("raw").is_null()).height == 1
+
+
+def test_latest_values_of_many_sites_are_in_parameter_order(world):
+    """Rows come ordered by parameter key from the database (code-point order, whatever its
+    collation: "pm10" < "pm2_5", "co" < "codmn")."""
+    keys = ["pm10", "pm2_5", "no2", "nh3_n", "do", "co", "codmn", "o3"]
+    params = {p.key: p for p in reg.Parameter.objects.filter(key__in=keys)}
+    sites = [reg.Site.objects.create(code=f"M{i}", name=f"站{i}", kind="air_station", owner=world["qingpu"], lon=121, lat=31)
+             for i in range(3)]
+    for site in sites:
+        for k in reversed(keys):
+            write(sid_for(site, params[k], SeriesKind.HOUR), [(local(2026, 5, 1, 8), 1.0)])
+    obs.apply_pending_changes()
+    user = world["users"]["qp_monitor"]
+    expected = sorted(keys)
+    found = q.latest_values(user, sites)
+    assert sorted(found) == [s.pk for s in sites] and all([e["parameter"] for e in v] == expected for v in found.values())

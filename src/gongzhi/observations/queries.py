@@ -192,9 +192,11 @@ def latest_values(user, sites: Iterable[reg.Site]) -> dict[int, list[dict]]:
         k = (e["site_id"], e["parameter_id"])
         cur = best.get(k)
         if cur is None or (e["time"], -KIND_ORDER[e["kind"]]) > (cur["time"], -KIND_ORDER[cur["kind"]]):
-            best[k] = e
+            best[k] = e  # a replaced key keeps its place: same parameter
     out: dict[int, list[dict]] = {sid: [] for sid in grants}
-    for e in sorted(best.values(), key=lambda e: e["parameter"]):
+    # the raw rows come ordered by parameter key (SQL); validated entries are appended after them
+    chosen = sorted(best.values(), key=lambda e: e["parameter"]) if validated_series else best.values()
+    for e in chosen:
         out[e["site_id"]].append(e)
     return out
 
@@ -206,6 +208,11 @@ def _latest_sql() -> str:
         f"FROM {LatestValue._meta.db_table} l JOIN {Series._meta.db_table} s ON s.id = l.series_id "
         f"JOIN {reg.Parameter._meta.db_table} p ON p.id = s.parameter_id WHERE s.site_id IN "
     )
+
+
+def _latest_order() -> str:
+    """Parameter keys in code-point order (as Python sorts them), whatever the database's collation."""
+    return ' ORDER BY p.key COLLATE "C"' if connection.vendor == "postgresql" else " ORDER BY p.key"
 
 
 def _latest_revisions_sql() -> str:
@@ -234,13 +241,19 @@ def _to_beijing(t: dt.datetime) -> dt.datetime:
     return t.astimezone(agg.BEIJING)
 
 
-def _in_chunks(sql: str, ids: list[int], *, size: int = 900) -> list[tuple]:
+def _in_chunks(sql: str, ids: list[int], *, suffix: str = "", sort_key=None) -> list[tuple]:
+    """``sql`` + ``(ids…)`` + ``suffix``, in as few statements as the database allows (SQLite
+    binds at most ~32,000 parameters, PostgreSQL 65,535). With several statements the rows are
+    put in ``sort_key`` order again."""
+    size = 20000 if connection.vendor == "postgresql" else 900
     out: list[tuple] = []
     with connection.cursor() as cur:
         for i in range(0, len(ids), size):
             part = ids[i : i + size]
-            cur.execute(sql + "(" + ", ".join(["%s"] * len(part)) + ")", part)
+            cur.execute(sql + "(" + ", ".join(["%s"] * len(part)) + ")" + suffix, part)
             out.extend(cur.fetchall())
+    if sort_key is not None and len(ids) > size:
+        out.sort(key=sort_key)
     return out
 
 
@@ -248,7 +261,7 @@ def _latest_rows(site_ids: list[int]) -> list[tuple]:
     """The latest value of every series of the sites: one plain query (per 900 sites); the time
     as the database gives ``aggregates._time_sql`` (see :func:`_db_time`). The ORM's per-row
     machinery costs more than the query here."""
-    return _in_chunks(_latest_sql(), site_ids)
+    return _in_chunks(_latest_sql(), site_ids, suffix=_latest_order(), sort_key=lambda r: r[3])
 
 
 _QC_NAMES: dict[int, list[str]] = {}
