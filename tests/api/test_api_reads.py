@@ -166,7 +166,10 @@ def test_many_latest(data, api):
     body = api("js_analyst").get("/api/v1/latest", {"sites": "W1,W2"}).json()
     assert body == {"items": [], "not_found": ["W1", "W2"]}
     assert api("ks_analyst").get("/api/v1/latest", {"sites": " , "}).json() == {"items": [], "not_found": []}
-    assert_error(api("ks_analyst").get("/api/v1/latest"), 400, "invalid_request")
+    # no list: every site whose data the user may read (W3 is visible to 昆山 but shares no data)
+    listed = api("ks_analyst").get("/api/v1/latest", {"sites": "W1,W2"}).json()
+    every = api("ks_analyst").get("/api/v1/latest").json()
+    assert every == {"items": listed["items"], "not_found": []} and [i["site"] for i in every["items"]] == ["W1", "W2"]
     many = ",".join(f"S{i}" for i in range(201))
     err = assert_error(api("ks_analyst").get("/api/v1/latest", {"sites": many}), 400, "invalid_request")
     assert err["details"][0]["loc"] == ["query", "sites"]
@@ -367,3 +370,13 @@ def test_codes_that_cannot_exist_are_refused_cleanly(world, api, code):
     assert r.status_code == 200 and r.json()["items"] == [] and r.json()["not_found"][-1] == "W2"
     assert_error(c.get("/api/v1/sites", {"owner": code}), 400, "invalid_request")
     assert_error(c.get("/api/v1/sites", {"waterbody": code}), 400, "invalid_request")
+
+
+def test_many_latest_answers_exactly_its_documented_schema(data, api):
+    """/latest is encoded without ninja's response validation (speed): check the shape here."""
+    from gongzhi.api.sites import ManyLatest
+
+    share(data, "raw")
+    for params in ({"sites": "W1,W2,NOPE"}, {}):
+        body = api("ks_analyst").get("/api/v1/latest", params).json()
+        assert body["items"] and ManyLatest.model_validate(body).model_dump(mode="json") == body

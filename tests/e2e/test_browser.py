@@ -160,3 +160,35 @@ def test_a_partner_without_agreement_gets_404_in_the_browser(live_server, demo_r
     assert qingpu_private  # 青浦 sites 昆山 has no agreement for are not on its map
     response = page.goto(f"{live_server.url}/sites/{sorted(qingpu_private)[0]}/")
     assert response.status == 404
+
+
+@pytest.fixture
+def review_data(demo_region):
+    """A monitoring staff user of 青浦 and one value flagged D by its logger yesterday."""
+    site = demo_region["site"]
+    User.objects.create_user(username="e2e-qp-monitor", password=PASSWORD, bureau=site.owner, role=Role.MONITORING_STAFF)
+    nh3 = reg.Parameter.objects.get(key="nh3_n")
+    sid = obs.series_resolver.get(site=site, parameter=nh3, kind=SeriesKind.HOUR, unit="mg/L")
+    t = (timezone.now().astimezone(CST) - dt.timedelta(days=1)).replace(minute=30, second=0, microsecond=0)
+    obs.write_observations([obs.ObservationRow(sid, t, 9.9, "D")], source=Source.DEVICE)
+    return {**demo_region, "time": t}
+
+
+def test_review_a_flagged_value_in_the_browser(live_server, review_data, browser_page, screenshot_dir):
+    """Data review: the flagged value is listed; a correction with a reason swaps its row (htmx)
+    and shows the history; the raw value stays beside it."""
+    page = browser_page
+    _login(page, live_server.url, "e2e-qp-monitor", "/review/?flag=flag:D")
+    row = page.locator("#review-rows tbody tr").filter(has_text="9.9")
+    assert row.count() == 1
+    form = row.locator("form.rev")
+    form.locator("input[name=value]").fill("0.99")
+    form.locator("input[name=reason]").fill("平行样复核")
+    form.locator("button[value=correct]").click()
+    page.wait_for_selector("#review-rows details")  # the swapped row carries the revision history
+    swapped = page.locator("#review-rows tbody tr").filter(has_text="平行样复核")
+    assert swapped.count() == 1
+    cells = swapped.locator("td.num").all_inner_texts()
+    assert cells[:2] == ["9.9", "0.99"]  # raw value, current value
+    page.screenshot(path=str(screenshot_dir / "review.png"), full_page=False)
+    assert page.js_errors == []

@@ -265,3 +265,99 @@ def test_series_data_of_a_site_without_series(world):
     with pytest.raises(ValueError):
         q.series_data(world["users"]["qp_monitor"], site=world["w1"], parameter=world["nh3"],
                       start=local(2026, 5, 1), end=local(2026, 5, 2), resolution="week")
+
+
+# --- several parameters at once --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def several(filled):
+    """W1 with NH3-N (real-time, from ``filled``), TP hourly with a NULL value, a revision and a
+    flag, and DO with nothing in the range."""
+    w1 = filled["w1"]
+    tp_sid = sid_for(w1, filled["tp"], SeriesKind.HOUR)
+    write(tp_sid, [(local(2026, 5, 1, h), 0.05 + h / 1000) for h in range(24) if h != 7])
+    write(tp_sid, [(local(2026, 5, 1, 7), None)], flag="M")
+    obs.revise(series=Series.objects.get(pk=tp_sid), time=local(2026, 5, 1, 9), user=filled["users"]["qp_monitor"],
+               reason="复核", value=0.2)
+    do = reg.Parameter.objects.get(key="do")
+    write(sid_for(w1, do, SeriesKind.HOUR), [(local(2026, 4, 1, 0), 8.0)])
+    agg.recompute_dirty()
+    return {**filled, "do": do, "cod": reg.Parameter.objects.get(key="cod")}
+
+
+@pytest.mark.parametrize("resolution", ["raw", "hour", "day", "month"])
+@pytest.mark.parametrize("who", ["qp_monitor", "ks_monitor"])
+def test_series_data_many_equals_one_call_per_parameter(several, resolution, who):
+    """The batched read gives exactly what series_data gives parameter by parameter (owner raw;
+    a partner with NH3-N raw, TP validated for an approved half day, DO and COD not shared)."""
+    w1, users = several["w1"], several["users"]
+    agreement(several, "validated", parameters=[several["tp"]])
+    SharingAgreement.objects.create(provider=several["qingpu"], recipient=several["kunshan"], title="氨氮", purpose="p",
+                                    level="raw", valid_from=dt.date(2020, 1, 1), all_sites=True, all_parameters=False
+                                    ).parameters.add(several["nh3"])
+    q.approve_period(user=users["qp_monitor"], site=w1, start=local(2026, 5, 1, 6), end=local(2026, 5, 1, 18))
+    params = [several["nh3"], several["tp"], several["do"], several["cod"]]
+    span = dict(start=local(2026, 5, 1), end=local(2026, 6, 1) if resolution == "month" else local(2026, 5, 3))
+    many = q.series_data_many(users[who], parameters=params, resolution=resolution, site=w1, **span)
+    for p in params:
+        try:
+            one = q.series_data(users[who], parameter=p, resolution=resolution, site=w1, **span)
+        except q.DataNotVisible:
+            assert p.pk not in many, p.key
+            continue
+        assert many[p.pk] == one, p.key
+    assert len(many[several["nh3"].pk]["times"]) > 0
+    if who == "qp_monitor" and resolution in ("raw", "hour"):
+        tp = many[several["tp"].pk]
+        assert tp["values"][7] is None and tp["flags"][7] == "M" and tp["valid"][7] is False  # NULL kept, not 0
+        assert tp["values"][9] == 0.2 and (resolution == "hour" or tp["raw"][9] == pytest.approx(0.059))
+    if who == "ks_monitor":
+        assert several["do"].pk not in many and several["cod"].pk not in many
+        if resolution in ("raw", "hour"):
+            assert many[several["tp"].pk]["times"] == [ms(local(2026, 5, 1, h)) for h in range(6, 18)]
+
+
+def test_series_data_many_reads_in_a_fixed_number_of_queries(several):
+    user, w1 = several["users"]["qp_monitor"], several["w1"]
+    params = [several["nh3"], several["tp"], several["do"]]
+    counts = []  # one query per step, whatever the number of parameters (per kind of source: aggregates, values)
+    for n in (2, 3):
+        with CaptureQueriesContext(connection) as ctx:
+            q.series_data_many(user, parameters=params[:n], resolution="hour", site=w1, start=local(2026, 5, 1), end=local(2026, 5, 3))
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1]
+
+
+def test_packed_and_row_reads_agree(several):
+    """PostgreSQL reads observations packed per series; the plain row read must give the same frame
+    (on SQLite both are the row read)."""
+    ids = tuple(Series.objects.filter(site=several["w1"]).values_list("pk", flat=True))
+    window = [(ids, local(2026, 4, 1), local(2026, 5, 3))]
+    where, params = agg._windows_sql("time", window)
+    with connection.cursor() as cur:
+        rows = agg._fetch_frame(cur, [(f"SELECT series_id, {agg._time_sql('time')}, value, flag, qc FROM {agg._OBS} WHERE {where}", params)],
+                                {"series_id": agg.pl.Int64, "time": "time", "raw": agg.pl.Float64, "flag": agg.pl.Utf8, "qc": agg.pl.Int64})
+        if connection.vendor != "postgresql":
+            pytest.skip("the packed read is PostgreSQL's (string_agg of int8send/float8send)")
+        packed = agg._observations_packed(cur, [(where, params)])
+    key = ["series_id", "time"]
+    assert rows.height == 2 * 24 * 6 + 1 + 24 + 1 and packed.sort(key).equals(rows.sort(key))
+    assert packed.filter(agg.pl.col("raw").is_null()).height == 1
+
+
+def test_latest_values_of_many_sites_are_in_parameter_order(world):
+    """Rows come ordered by parameter key from the database (code-point order, whatever its
+    collation: "pm10" < "pm2_5", "co" < "codmn")."""
+    keys = ["pm10", "pm2_5", "no2", "nh3_n", "do", "co", "codmn", "o3"]
+    params = {p.key: p for p in reg.Parameter.objects.filter(key__in=keys)}
+    sites = [reg.Site.objects.create(code=f"M{i}", name=f"站{i}", kind="air_station", owner=world["qingpu"], lon=121, lat=31)
+             for i in range(3)]
+    for site in sites:
+        for k in reversed(keys):
+            write(sid_for(site, params[k], SeriesKind.HOUR), [(local(2026, 5, 1, 8), 1.0)])
+    obs.apply_pending_changes()
+    user = world["users"]["qp_monitor"]
+    expected = sorted(keys)
+    found = q.latest_values(user, sites)
+    assert sorted(found) == [s.pk for s in sites] and all([e["parameter"] for e in v] == expected for v in found.values())

@@ -193,3 +193,40 @@ def test_map_sites_query_count_does_not_grow_with_sites(client, web_region):
         write(s, "nh3_n", [(hours_back(1)[0], 0.4)], unit="mg/L")
     assert len(json.loads(client.get("/web-api/map/sites.json").content)["sites"]) == 9
     assert count() <= before + 1  # +1 at most: the correction look-up once there are values
+
+
+def test_the_legend_draws_waters_as_the_map_does(client, web_region):
+    """Rivers solid, schematic reaches dashed, lakes filled, both kinds of shared border: the legend
+    uses the same line styles as map.js."""
+    from pathlib import Path
+
+    import gongzhi.web
+
+    static = Path(gongzhi.web.__file__).parent / "static" / "web"
+    js, css = (static / "map.js").read_text(), (static / "gongzhi.css").read_text()
+    assert 'dashArray: f.properties.schematic ? "5 4" : null' in js and 'fillColor: "#9ecae1"' in js
+    assert ".line.water.schematic{border-top-style:dashed}" in css and ".sq.lake{background:#9ecae1" in css
+    assert ".line.border.local{border-top:2px dashed #9f7aea}" in css  # map.js: in-province borders #9f7aea, weight 2
+    client.force_login(web_region["qp_user"])
+    html = client.get("/map/").content.decode()
+    for cls, label in (("line water", "河流（水体几何）"), ("line water schematic", "示意河段"), ("sq lake", "湖泊、水库"),
+                       ("line border", "跨省共同边界"), ("line border local", "省内区县共同边界")):
+        assert f'<span class="{cls}"></span>{label}' in html
+    client.cookies["django_language"] = "en"
+    html = client.get("/map/").content.decode()
+    assert "Schematic reach" in html and "Lake, reservoir" in html
+
+
+def test_the_header_names_the_bureau_in_the_chosen_language(client, web_region):
+    client.force_login(web_region["qp_user"])
+    assert '<span class="sp">青浦区生态环境局</span>' in client.get("/map/").content.decode()
+    client.cookies["django_language"] = "en"
+    assert '<span class="sp">Qingpu EEB</span>' in client.get("/map/").content.decode()
+    client.force_login(web_region["js_user"])  # no English name: the Chinese one
+    assert '<span class="sp">嘉善县生态环境局</span>' in client.get("/map/").content.decode()
+
+
+def test_the_navigation_links_the_review_and_status_pages(client, web_region):
+    client.force_login(web_region["qp_user"])
+    html = client.get("/map/").content.decode()
+    assert 'href="/review/">数据审核</a>' in html and 'href="/status/">运行状态</a>' in html

@@ -31,7 +31,7 @@ class RawPacket(models.Model):
     id = models.BigAutoField(primary_key=True)
     received = models.DateTimeField(_("接收时间"), db_index=True)
     peer = models.CharField(_("来源地址"), max_length=64, blank=True)
-    mn = models.CharField(_("设备 MN"), max_length=32, blank=True, db_index=True)
+    mn = models.CharField(_("设备 MN"), max_length=32, blank=True)
     qn = models.CharField(_("请求编码 QN"), max_length=32, blank=True)
     cn = models.CharField(_("命令编码 CN"), max_length=8, blank=True)
     pno = models.PositiveIntegerField(_("包号 PNO"), default=0, help_text=_("未拆分报文为 0"))
@@ -45,7 +45,11 @@ class RawPacket(models.Model):
     class Meta:
         verbose_name = _("原始报文")
         verbose_name_plural = _("原始报文")
-        indexes = [models.Index(fields=["verdict", "received"], name="rawpacket_verdict_idx")]
+        indexes = [
+            models.Index(fields=["verdict", "received"], name="rawpacket_verdict_idx"),
+            # the last packet of a device (status page) and a device's packets in a range (replay)
+            models.Index(fields=["mn", "received"], name="rawpacket_mn_received_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.received:%Y-%m-%d %H:%M:%S} {self.mn or '-'} {self.cn or '-'} {self.verdict}"

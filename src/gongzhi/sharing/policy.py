@@ -442,3 +442,11 @@ def can_manage_alarm_rules(user, owner: reg.Bureau | int | None = None) -> bool:
         return True
     owner_pk = owner.pk if isinstance(owner, reg.Bureau) else owner
     return user.role in RULE_MANAGER_ROLES and (owner_pk is None or owner_pk == user.bureau_id)
+
+
+def can_view_unattributed_packets(user) -> bool:
+    """May ``user`` see archived HJ 212 packets that belong to no registered device (unknown
+    MN, bytes that did not frame)? They have no owner bureau and may carry another bureau's
+    MN and password, so only platform operators (superusers) see them; a bureau sees the
+    packets of its own devices (:func:`visible` on devices)."""
+    return _signed_in(user) and user.is_superuser

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from gongzhi.web import views
+from gongzhi.web import ingest_status, review_views, views
 
 urlpatterns = [
     path("", views.map_page, name="home"),
@@ -14,6 +14,10 @@ urlpatterns = [
     path("sites/<slug:code>/", views.site_page, name="site"),
     path("sites/<slug:code>/table/", views.site_table, name="site-table"),
     path("sites/<slug:code>/export.<str:fmt>", views.site_export, name="site-export"),
+    path("review/", review_views.review_page, name="review"),
+    path("review/revise/", review_views.review_revise, name="review-revise"),
+    path("review/approve/", review_views.review_approve, name="review-approve"),
+    path("status/", ingest_status.status_page, name="ingest-status"),
     # JSON the pages' scripts fetch (page data; the public REST API is under /api/v1/)
     path("web-api/map/layers.json", views.map_layers, name="map-layers"),
     path("web-api/map/sites.json", views.map_sites, name="map-sites"),
