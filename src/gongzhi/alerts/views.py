@@ -99,6 +99,19 @@ def alarm_detail(request, pk: int):
 
 
 @login_required
+def alarm_sources(request, pk: int):
+    """The source-tracing fragment (htmx) of an alarm: ranking, evidence, candidates for the map."""
+    from gongzhi.alerts import tracing
+
+    alarm = _alarm_or_404(request.user, pk)
+    result = tracing.cached_trace(alarm=alarm, user=request.user)
+    points = [{"lon": c["lon"], "lat": c["lat"], "name": c["name_en"] if request.LANGUAGE_CODE == "en" else c["name"],
+               "rank": c["rank"], "score": c["score"], "waypoint": c["waypoint"]}
+              for c in result["candidates"] if c.get("lon") is not None]
+    return render(request, "alerts/_sources.html", {"alarm": alarm, "trace": result, "trace_points": points})
+
+
+@login_required
 def alarm_series(request, pk: int):
     """The values around the alarm (12 h before it began to 12 h after, or now) for the chart."""
     user = request.user

@@ -31,6 +31,22 @@
       bounds.push([d.lat, d.lon]);
     });
     if (bounds.length > 1) map.fitBounds(bounds, { padding: [30, 30] });
+    // source tracing: when the htmx fragment arrives, mark the ranked candidates (1 = strongest)
+    var sourceLayer = L.layerGroup().addTo(map);
+    document.body.addEventListener("htmx:afterSettle", function () {
+      var el2 = document.getElementById("sources-map-data");
+      if (!el2) return;
+      sourceLayer.clearLayers();
+      var pts = JSON.parse(el2.textContent), b2 = bounds.slice();
+      pts.forEach(function (c) {
+        var top = c.rank === 1 && !c.waypoint;
+        L.circleMarker([c.lat, c.lon], { radius: top ? 10 : 7, color: top ? "#7b2cbf" : "#2b8a3e", weight: top ? 4 : 2,
+          fillColor: "#fff", fillOpacity: 0.9 }).addTo(sourceLayer)
+          .bindTooltip("#" + c.rank + " " + c.name + (c.score !== null ? " · " + c.score.toFixed(2) : ""), { permanent: c.rank <= 3, direction: "left" });
+        b2.push([c.lat, c.lon]);
+      });
+      if (b2.length > 1) map.fitBounds(b2, { padding: [30, 30] });
+    });
   }
   var chartEl = document.getElementById("alarm-chart");
   if (chartEl && window.echarts) {
