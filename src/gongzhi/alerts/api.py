@@ -166,6 +166,17 @@ def get_alarm(request, alarm_id: int):
     return out
 
 
+@router.get("/alarms/{int:alarm_id}/sources", response={200: dict, **READ_ERRORS},
+            summary="Source tracing (溯源): upstream outlets and sites ranked as the alarm's source, with the evidence")
+def alarm_sources(request, alarm_id: int):
+    """Only data you may read takes part; upstream places you may not see are counted in
+    ``hidden``, never named. Cached per alarm and user for a few minutes."""
+    from gongzhi.alerts import tracing
+
+    a = _get(request.auth, alarm_id)
+    return tracing.cached_trace(alarm=a, user=request.auth)
+
+
 @router.post("/alarms/{int:alarm_id}/ack", response={200: AlarmOut, **READ_ERRORS, 409: ErrorOut},
              summary="Acknowledge an alarm (owner bureau's handlers) or your bureau's warning about it")
 def acknowledge(request, alarm_id: int, body: AckIn):
