@@ -211,3 +211,20 @@ def test_result_is_cached_per_alarm_and_user(river, django_assert_max_num_querie
         assert tracing.cached_trace(alarm=river["alarm"], user=user) == first
     other = tracing.cached_trace(alarm=river["alarm"], user=river["users"]["qingpu_administrator"])
     assert other["candidates"][0]["code"] == first["candidates"][0]["code"]
+
+
+def test_a_section_the_plume_passed_is_a_waypoint_of_the_source(river):
+    """A section between the source and the alarm that saw the same bursts is not ranked as a
+    source: it is marked as the waypoint of the outlet upstream of it, on the page too."""
+    mid = reg.Site.objects.create(code="MIDS", name="中游断面", kind="water_section", owner=river["qp"], lon=121.2,
+                                  lat=31.3, waterbody=river["ds"].waterbody, reach=river["ds"].reach, chainage_m=0)
+    rng = np.random.default_rng(7)
+    # MIDS is 3 h above DS: the source's bursts arrive 16 h after they leave it
+    write(series(mid, reg.Parameter.objects.get(key="nh3_n"), kind="hour"),
+          0.5 + 0.03 * rng.standard_normal(HOURS) + pulses([b + TRUE_LAG - 3 for b in (60, 120, 170)], height=1.4))
+    out = _trace(river, river["users"]["qingpu_viewer"])
+    codes = [c["code"] for c in out["candidates"]]
+    assert codes[0] == "true/DW001"
+    m = out["candidates"][codes.index("MIDS")]
+    assert m["waypoint_of"] == "true/DW001" and m["best_lag_h"] == 3.0 and m["correlation"] > 0.9
+    assert codes.index("MIDS") == len(codes) - 1  # after every possible source

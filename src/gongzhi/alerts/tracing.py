@@ -232,6 +232,8 @@ def trace_sources(*, alarm, user, now: dt.datetime | None = None, window_hours: 
             "peak_z": _finite(r.peak_z), "timing": _finite(r.timing), "magnitude": _finite(r.magnitude),
             "reasons": list(r.reasons),
             "waypoint_of": meta[r.waypoint_of]["code"] if r.waypoint_of in meta else None,
+            "waypoint_of_name": meta[r.waypoint_of]["name"] if r.waypoint_of in meta else None,
+            "waypoint_of_name_en": meta[r.waypoint_of]["name_en"] if r.waypoint_of in meta else None,
         }
         if m["place"] in seen:
             seen[m["place"]]["other_factors"].append(entry)

@@ -42,7 +42,7 @@
         var top = c.rank === 1 && !c.waypoint;
         L.circleMarker([c.lat, c.lon], { radius: top ? 10 : 7, color: top ? "#7b2cbf" : "#2b8a3e", weight: top ? 4 : 2,
           fillColor: "#fff", fillOpacity: 0.9 }).addTo(sourceLayer)
-          .bindTooltip("#" + c.rank + " " + c.name + (c.score !== null ? " · " + c.score.toFixed(2) : ""), { permanent: c.rank <= 3, direction: "left" });
+          .bindTooltip("#" + c.rank + " " + c.name + (c.score !== null ? " · " + c.score.toFixed(2) : ""), { permanent: top, direction: "top", offset: [0, -8] });
         b2.push([c.lat, c.lon]);
       });
       if (b2.length > 1) map.fitBounds(b2, { padding: [30, 30] });
