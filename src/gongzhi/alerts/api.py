@@ -86,6 +86,56 @@ class AlarmDetail(AlarmOut):
     events: list[EventOut]
 
 
+class TracePlaceOut(Schema):
+    type: str
+    code: str
+    name: str
+    name_en: str
+    owner: str
+    lon: Optional[float] = None
+    lat: Optional[float] = None
+
+
+class FactorEvidenceOut(Schema):
+    factor: str
+    factor_name: str
+    score: Optional[float] = None
+    correlation: Optional[float] = None
+    best_lag_s: Optional[float] = None
+    expected_lag_s: Optional[float] = None
+    lag_error_s: Optional[float] = None
+    overlap: int
+    peak_z: Optional[float] = None
+    timing: Optional[float] = None
+    magnitude: Optional[float] = None
+    reasons: list[str]
+    waypoint_of: Optional[str] = None
+
+
+class SourceCandidateOut(TracePlaceOut, FactorEvidenceOut):
+    rank: int
+    travel_time_s: float
+    distance_m: float
+    waypoint: bool
+    other_factors: list[FactorEvidenceOut]
+
+
+class NotConsideredOut(TracePlaceOut):
+    travel_time_s: Optional[float] = None
+    reason: Literal["no_data", "not_shared", "no_path", "beyond"]
+
+
+class SourcesOut(Schema):
+    alarm: int
+    status: Literal["ok", "no_section", "not_on_network", "section_not_shared", "section_no_data", "no_candidates"]
+    section: Optional[TracePlaceOut] = None
+    parameter: str
+    window: Optional[list[str]] = None
+    candidates: list[SourceCandidateOut]
+    not_considered: list[NotConsideredOut]
+    hidden: int = Field(..., description="upstream places you may not see (never named)")
+
+
 class AckIn(Schema):
     note: str = Field("", max_length=2000)
 
@@ -166,7 +216,7 @@ def get_alarm(request, alarm_id: int):
     return out
 
 
-@router.get("/alarms/{int:alarm_id}/sources", response={200: dict, **READ_ERRORS},
+@router.get("/alarms/{int:alarm_id}/sources", response={200: SourcesOut, **READ_ERRORS},
             summary="Source tracing (溯源): upstream outlets and sites ranked as the alarm's source, with the evidence")
 def alarm_sources(request, alarm_id: int):
     """Only data you may read takes part; upstream places you may not see are counted in
