@@ -30,12 +30,13 @@
         .addTo(map).bindTooltip(d.name + " · " + hours + " h");
       bounds.push([d.lat, d.lon]);
     });
-    if (bounds.length > 1) map.fitBounds(bounds, { padding: [30, 30] });
-    // source tracing: when the htmx fragment arrives, mark the ranked candidates (1 = strongest)
-    var sourceLayer = L.layerGroup().addTo(map);
-    document.body.addEventListener("htmx:afterSettle", function () {
+    if (bounds.length > 1) map.fitBounds(bounds, { padding: [30, 30], animate: false });
+    // source tracing: when the htmx fragment is in the page, mark the ranked candidates (1 = strongest)
+    var sourceLayer = L.layerGroup().addTo(map), shown = null;
+    var showSources = function () {
       var el2 = document.getElementById("sources-map-data");
-      if (!el2) return;
+      if (!el2 || el2 === shown) return;
+      shown = el2;
       sourceLayer.clearLayers();
       var pts = JSON.parse(el2.textContent), b2 = bounds.slice();
       pts.forEach(function (c) {
@@ -45,8 +46,12 @@
           .bindTooltip("#" + c.rank + " " + c.name + (c.score !== null ? " · " + c.score.toFixed(2) : ""), { permanent: top, direction: "top", offset: [0, -8] });
         b2.push([c.lat, c.lon]);
       });
-      if (b2.length > 1) map.fitBounds(b2, { padding: [30, 30] });
-    });
+      map.stop();  // an animated view change still running would land after this one
+      if (b2.length > 1) map.fitBounds(b2, { padding: [30, 30], animate: false });
+    };
+    window.gongzhiShowSources = showSources;
+    document.body.addEventListener("htmx:afterSettle", showSources);
+    showSources();
   }
   var chartEl = document.getElementById("alarm-chart");
   if (chartEl && window.echarts) {
