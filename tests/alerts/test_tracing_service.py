@@ -134,7 +134,7 @@ def test_an_outlet_without_agreement_is_hidden_from_the_partner_but_counted_for_
 
 
 def test_section_data_not_shared_gives_a_status_not_a_ranking(river):
-    river["alarm"].owner = river["ks"]  # as if: the viewer (Taicang) has no agreement at all
+    # Taicang has no agreement with Qingpu: it may read nothing of the section
     out = _trace(river, river["users"]["taicang_viewer"])
     assert out["status"] == "section_not_shared" and out["candidates"] == []
 
