@@ -12,7 +12,7 @@ rolled-back test transaction and a fake clock cannot give it):
 * the simulator's 急水港 episode model (``demo-jishui``) starts at the Kunshan → Qingpu boundary
   section W320583-S01 at T0 + 60 min;
 * a labelled instrument fault, the simulator's ``spike`` (one hour of one analyser reading × 5,
-  flag N), hits ammonia at 太浦闸 W320509-S01 (Wujiang) at T0 + 30 min.
+  flag N), hits ammonia at 吴淞江昆山 W320583-S03 (Kunshan → Qingpu) at T0 + 30 min.
 
 Expected arrival times come from the simulator's own river network (region.json) and its
 ``propagate``, not from the alerts app and not from constants.
@@ -45,7 +45,7 @@ T0 = dt.datetime(2026, 12, 5, 0, 0, tzinfo=UTC)  # the fake "now" when the live 
 HISTORY = dt.timedelta(days=3)
 LIVE = dt.timedelta(hours=2)
 SOURCE = "W320583-S01"  # 急水港周庄, Kunshan → Qingpu boundary section
-FAULTY = "W320509-S01"  # 太浦闸, Wujiang: another boundary section, on another river
+FAULTY = "W320583-S03"  # 吴淞江昆山, Kunshan → Qingpu: another boundary section, on another river
 FAULT_CODE = "w21003"  # ammonia
 EPISODE_START = T0 + dt.timedelta(minutes=60)
 FAULT_START = T0 + dt.timedelta(minutes=30)
@@ -207,10 +207,13 @@ def test_episode_warns_downstream_and_fault_is_labelled(scenario, client):
     fault = sc["fault"]
     faulty_site = reg.Site.objects.get(code=FAULTY)
     fault_alarms = list(Alarm.objects.filter(site=faulty_site).select_related("parameter"))
-    nh3_limit = 0.5  # target class Ⅱ: ammonia ≤ 0.5 mg/L (GB 3838-2002 Table 1)
-    assert faulty_site.target_class == 2
+    nh3_limit = 1.0  # target class Ⅲ: ammonia ≤ 1.0 mg/L (GB 3838-2002 Table 1)
+    assert faulty_site.target_class == 3 and faulty_site.is_boundary
     assert sc["clean_max"] < nh3_limit, "the clean series already exceeds: the fault would not be the cause"
-    assert fault_alarms, "the fault raised no alarm (it exceeds the class Ⅱ limit for an hour)"
+    # a misjudged fault here would warn Qingpu: the section has sections of another bureau downstream
+    below = [a.code for a in net.downstream(FAULTY, include_nodes=False) if a.kind == "site"]
+    assert any(site_rec[c]["owner_bureau"] != site_rec[FAULTY]["owner_bureau"] for c in below), below
+    assert fault_alarms, "the fault raised no alarm (it exceeds the class Ⅲ limit for an hour)"
     for a in fault_alarms:
         assert a.parameter.code_2017 == fault.code
         assert fault.start <= a.started_at < fault.end
@@ -223,7 +226,7 @@ def test_episode_warns_downstream_and_fault_is_labelled(scenario, client):
     arrival_local = qp.first_arrival.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
     page = client.get("/alerts/", HTTP_ACCEPT_LANGUAGE="zh-Hans").content.decode()
     assert "待本局确认的上游预警" in page and arrival_local in page and source.name in page
-    assert faulty_site.name not in page  # Wujiang's fault was not sent to Qingpu
+    assert faulty_site.name not in page  # the fault upstream of Qingpu was not sent to Qingpu
     client.post("/i18n/setlang/", {"language": "en", "next": "/alerts/"})
     page_en = client.get("/alerts/").content.decode()
     assert "Upstream warnings awaiting your acknowledgement" in page_en and arrival_local in page_en
