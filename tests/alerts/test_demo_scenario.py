@@ -14,6 +14,11 @@ rolled-back test transaction and a fake clock cannot give it):
 * a labelled instrument fault, the simulator's ``spike`` (one hour of one analyser reading × 5,
   flag N), hits ammonia at 吴淞江昆山 W320583-S03 (Kunshan → Qingpu) at T0 + 30 min.
 
+Found on the way: the simulator's clean levels at 急水港周庄 hover around its class Ⅲ target
+(over a year of seed-6 hourly values ammonia exceeds 1.0 mg/L 36 % of the time, TP 0.2 mg/L 83 %,
+CODMn 6 mg/L 49 %), so the demo rules open standing alarms there with no verdict before any
+episode; the episode's EVENT is the alarm of a parameter that was clean when it arrived.
+
 Expected arrival times come from the simulator's own river network (region.json) and its
 ``propagate``, not from the alerts app and not from constants.
 """
@@ -32,7 +37,6 @@ from gongzhi.demo.loader import load_demo_region
 from gongzhi.demo.region import load_region
 from gongzhi.notifications.models import Notification
 from gongzhi.observations import services as obs
-from gongzhi.observations.models import Series
 from gongzhi.registry import models as reg
 from gongzhi.simulator import SimConfig, Simulator
 from gongzhi.simulator.episodes import SIGMA0_S, demo_episodes, propagate
