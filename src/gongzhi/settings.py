@@ -137,7 +137,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {"gongzhi": {"handlers": ["console"], "level": "INFO"}},
+    # propagate False: waitress gives the root logger a handler of its own (basicConfig), which
+    # would print every gongzhi line a second time
+    "loggers": {"gongzhi": {"handlers": ["console"], "level": "INFO", "propagate": False}},
 }
 
 # Notifications (docs/notifications.md): channels by dotted path, retries, SMTP from the environment.
