@@ -228,7 +228,7 @@ def many_latest(
 ):
     """Latest values of the listed sites, or of every site whose data is shared with you (in site-code order)."""
     if sites is None:
-        every = list(policy.visible(request.auth, reg.Site.objects.only("id", "code", "owner_id")).order_by("code"))
+        every = queries.site_refs(policy.visible(request.auth, reg.Site.objects.all()).order_by("code"))
         found = queries.latest_values_json(request.auth, every)
         return _latest_body([(s.code, found[s.pk]) for s in every if s.pk in found], [])
     codes = list(dict.fromkeys(c.strip() for c in sites.split(",") if c.strip()))

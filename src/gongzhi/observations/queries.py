@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 import numpy as np
 import polars as pl
@@ -379,6 +379,21 @@ def latest_entry_json(e: dict) -> dict:
     return out
 
 
+class SiteRef(NamedTuple):
+    """What the latest-value reads need of a site (``pk``, ``owner_id``; ``code`` for callers):
+    a row of ``values_list("id", "owner_id", "code")``, ~10× cheaper than a model instance at
+    a thousand sites."""
+
+    pk: int
+    owner_id: int
+    code: str
+
+
+def site_refs(queryset) -> list[SiteRef]:
+    """The sites of ``queryset`` as :class:`SiteRef`, in the queryset's order."""
+    return [SiteRef(*row) for row in queryset.values_list("id", "owner_id", "code")]
+
+
 def latest_values_json(user, sites: Iterable[reg.Site]) -> dict[int, bytes]:
     """:func:`latest_values` encoded: ``{site id: JSON array of its entries}`` (bytes, UTF-8),
     each entry as :func:`latest_entry_json`; sites without any grant are left out.
@@ -414,29 +429,37 @@ def latest_values_json(user, sites: Iterable[reg.Site]) -> dict[int, bytes]:
 
 
 def _latest_json_sql() -> str:
+    """One row per site: ``(site id, JSON array text)``. The entries are concatenated as text
+    (cheaper than ``json_build_object`` per value, measured ~25 % on the bench): the fixed
+    per-parameter prefix is built once per parameter, strings go through ``to_json`` (escaping),
+    numbers through their text form (PostgreSQL prints the shortest exact float, as Python)."""
     order = " ".join(f"WHEN '{k}' THEN {n}" for k, n in KIND_ORDER.items())
     bits = ", ".join(f"({bit}, '{name}', {i})" for i, (bit, name) in enumerate(QC_BITS.items()))
-    # NaN and ±infinity have no JSON form: null, as the Python path
-    fin = lambda c: f"CASE WHEN {c} IN ('NaN', 'Infinity', '-Infinity') THEN NULL ELSE {c} END"  # noqa: E731
-    local = "((c.time AT TIME ZONE 'UTC') + interval '8 hours')"  # Beijing time, a fixed +08:00 (aggregates.BEIJING)
+
+    def num(c: str) -> str:  # NaN and ±infinity have no JSON form: null, as the Python path
+        return f"coalesce(CASE WHEN {c} IN ('NaN', 'Infinity', '-Infinity') THEN NULL ELSE {c} END::text, 'null')"
+
+    # Beijing time, a fixed +08:00 (aggregates.BEIJING); to_json of a timestamp is ISO 8601 with
+    # the fraction only when there is one, as datetime.isoformat
+    local = "((c.time AT TIME ZONE 'UTC') + interval '8 hours')"
+    entry = f"""c.pfx || to_json(c.unit)::text || ',"kind":"' || c.kind || '","time":' || left(to_json({local})::text, -1)
+    || '+08:00","value":' || {num("CASE WHEN c.version IS NULL THEN c.value ELSE c.rvalue END")}
+    || ',"raw":' || {num("c.value")} || ',"flag":' || to_json(c.flag)::text || ',"qc":' || c.qc::text
+    || ',"qc_names":' || CASE WHEN c.qc = 0 THEN '[]' ELSE (
+        SELECT coalesce(json_agg(b.name ORDER BY b.i), '[]'::json)::text FROM (VALUES {bits}) b(bit, name, i) WHERE c.qc & b.bit <> 0
+    ) END
+    || ',"version":' || coalesce(c.version, 0)::text || ',"invalid":' || coalesce(c.invalid, false)::text || ',"level":"raw"}}'"""
     return f"""
-SELECT c.site_id, json_agg(json_build_object(
-    'parameter', c.key, 'name', c.name_zh, 'unit', c.unit, 'kind', c.kind,
-    'time', to_char({local}, 'YYYY-MM-DD"T"HH24:MI:SS')
-            || CASE WHEN to_char({local}, 'US') = '000000' THEN '' ELSE to_char({local}, '.US') END || '+08:00',
-    'value', {fin("CASE WHEN c.version IS NULL THEN c.value ELSE c.rvalue END")}, 'raw', {fin("c.value")},
-    'flag', c.flag, 'qc', c.qc,
-    'qc_names', CASE WHEN c.qc = 0 THEN '[]'::json ELSE (
-        SELECT coalesce(json_agg(b.name ORDER BY b.i), '[]'::json) FROM (VALUES {bits}) b(bit, name, i) WHERE c.qc & b.bit <> 0
-    ) END,
-    'version', coalesce(c.version, 0), 'invalid', coalesce(c.invalid, false), 'level', 'raw'
-) ORDER BY c.key COLLATE "C")::text
+SELECT c.site_id, '[' || string_agg({entry}, ',' ORDER BY c.key COLLATE "C") || ']'
 FROM (
     SELECT DISTINCT ON (s.site_id, s.parameter_id)
-        s.site_id, p.key, p.name_zh, s.unit, s.kind, l.time, l.value, l.flag, l.qc, rv.version, rv.value AS rvalue, rv.invalid
+        s.site_id, p.key, p.pfx, s.unit, s.kind, l.time, l.value, l.flag, l.qc, rv.version, rv.value AS rvalue, rv.invalid
     FROM {LatestValue._meta.db_table} l
     JOIN {Series._meta.db_table} s ON s.id = l.series_id
-    JOIN {reg.Parameter._meta.db_table} p ON p.id = s.parameter_id
+    JOIN (
+        SELECT id, key, '{{"parameter":' || to_json(key)::text || ',"name":' || to_json(name_zh)::text || ',"unit":' AS pfx
+        FROM {reg.Parameter._meta.db_table}
+    ) p ON p.id = s.parameter_id
     LEFT JOIN LATERAL (
         SELECT r.version, r.value, r.invalid FROM {Revision._meta.db_table} r
         WHERE r.series_id = l.series_id AND r.time = l.time ORDER BY r.version DESC LIMIT 1
@@ -445,7 +468,6 @@ FROM (
     ORDER BY s.site_id, s.parameter_id, l.time DESC, CASE s.kind {order} ELSE 99 END
 ) c
 GROUP BY c.site_id"""
-
 
 # --- series data -------------------------------------------------------------------------------------
 
@@ -649,6 +671,6 @@ def aggregate_rows(series: Series, period: str, start: dt.datetime, end: dt.date
 
 __all__ = [
     "DataNotVisible", "ReviewError", "Grant", "data_levels", "approve_period", "approved_windows", "latest_values",
-    "latest_values_json", "latest_entry_json", "LATEST_KEYS",
+    "latest_values_json", "latest_entry_json", "LATEST_KEYS", "SiteRef", "site_refs",
     "measurement_group", "series_data", "series_data_many", "RESOLUTIONS", "Period",
 ]
