@@ -380,3 +380,21 @@ def test_many_latest_answers_exactly_its_documented_schema(data, api):
     for params in ({"sites": "W1,W2,NOPE"}, {}):
         body = api("ks_analyst").get("/api/v1/latest", params).json()
         assert body["items"] and ManyLatest.model_validate(body).model_dump(mode="json") == body
+
+
+@pytest.mark.parametrize("level", ["raw", "validated"])
+def test_many_latest_equals_the_per_site_answers(data, api, level):
+    """/latest (entries built by the database on PostgreSQL) holds, for every site, what
+    /sites/{code}/latest (the Python path, validated by ninja) answers: owner, partner at the
+    agreement's level, a reader without data."""
+    share(data, level)
+    for user in ("qp_monitor", "ks_analyst", "js_analyst"):
+        c = api(user)
+        every = c.get("/api/v1/latest").json()
+        assert every["not_found"] == []
+        for item in every["items"]:
+            assert c.get(f"/api/v1/sites/{item['site']}/latest").json() == item, (user, item["site"])
+        if user == "js_analyst":
+            assert every["items"] == []
+        else:
+            assert every["items"], user

@@ -361,3 +361,86 @@ def test_latest_values_of_many_sites_are_in_parameter_order(world):
     expected = sorted(keys)
     found = q.latest_values(user, sites)
     assert sorted(found) == [s.pk for s in sites] and all([e["parameter"] for e in v] == expected for v in found.values())
+
+
+# --- latest values as JSON (the database-built path of /api/v1/latest) -----------------------------
+
+
+def _as_json_content(found: dict[int, list[dict]]) -> dict[int, list[dict]]:
+    """latest_values → what the JSON path must hold: the published entry shape, parsed back."""
+    import json
+
+    return {sid: json.loads(json.dumps([q.latest_entry_json(e) for e in entries])) for sid, entries in found.items()}
+
+
+def test_latest_values_json_equals_latest_values(world):
+    """The JSON path (built by the database on PostgreSQL) has the same content as
+    latest_values: revisions (highest version, invalidations), two kinds of one parameter
+    (the newer wins, the finer on a tie), microsecond times, NaN, QC names, a partner at the
+    raw level, a partner at the validated level (approved windows), a per-parameter grant and
+    a site shared with nobody."""
+    import json
+
+    qingpu, kunshan = world["qingpu"], world["kunshan"]
+    w1, w2 = world["sites"]
+    nh3, tp = world["nh3"], world["tp"]
+    do = reg.Parameter.objects.get(key="do")
+    extra = [reg.Site.objects.create(code=f"E{i}", name=f"站{i}", kind="water_section", owner=qingpu, lon=121, lat=31) for i in range(4)]
+    hidden = reg.Site.objects.create(code="H", name="不共享", kind="water_section", owner=qingpu, lon=121, lat=31)
+    empty = reg.Site.objects.create(code="Z", name="无数据", kind="water_section", owner=kunshan, lon=121, lat=31)
+    user = world["users"]["qp_monitor"]
+    for i, site in enumerate([w1, *extra, hidden]):
+        h = sid_for(site, nh3, SeriesKind.HOUR)
+        write(h, [(local(2026, 5, 1, t), 0.1 * t + i) for t in range(10)])
+        write(sid_for(site, nh3, SeriesKind.REALTIME), [(local(2026, 5, 1, 9 if i % 2 else 8, 0, 0, 123456 * (i % 2)), 7.0)], flag="M")
+        write(sid_for(site, tp, SeriesKind.HOUR), [(local(2026, 5, 1, 9), 0.12 + i)], qc=QC_UNIT_CONVERTED | QC_BACKFILL)
+        write(sid_for(site, do, SeriesKind.HOUR), [(local(2026, 5, 1, 9), float("nan") if i == 2 else 6.5)])
+        if i in (0, 3):
+            series = Series.objects.get(pk=h)
+            obs.revise(series=series, time=local(2026, 5, 1, 9), user=user, reason="复核", value=0.5)
+            obs.revise(series=series, time=local(2026, 5, 1, 9), user=user, reason="再复核", value=0.4)
+        if i == 1:
+            obs.revise(series=Series.objects.get(pk=h), time=local(2026, 5, 1, 9), user=user, reason="故障", invalid=True)
+    obs.apply_pending_changes()
+    # Kunshan: W1 validated (approved until 05:00), E0 raw, E1 raw for TP only; H not shared
+    validated = agreement(world, "validated")
+    raw = SharingAgreement.objects.create(provider=qingpu, recipient=kunshan, title="原始", purpose="联防联治", level="raw",
+                                          valid_from=dt.date(2020, 1, 1), all_sites=False, all_parameters=True)
+    raw.sites.add(extra[0])
+    subset = SharingAgreement.objects.create(provider=qingpu, recipient=kunshan, title="总磷", purpose="联防联治", level="raw",
+                                             valid_from=dt.date(2020, 1, 1), all_sites=False, all_parameters=False)
+    subset.sites.add(extra[1])
+    subset.parameters.add(tp)
+    q.approve_period(user=user, site=w1, start=local(2026, 5, 1, 0), end=local(2026, 5, 1, 6))
+    assert validated.level == "validated"
+    every = [w1, w2, *extra, hidden, empty]
+    for reader in ("qp_monitor", "ks_monitor", "js_monitor"):
+        u = world["users"][reader]
+        old = _as_json_content(q.latest_values(u, every))
+        new = {sid: json.loads(b) for sid, b in q.latest_values_json(u, every).items()}
+        assert new == old, reader
+    ks = {sid: json.loads(b) for sid, b in q.latest_values_json(world["users"]["ks_monitor"], every).items()}
+    assert set(ks) == {w1.pk, w2.pk, extra[0].pk, extra[1].pk, empty.pk}  # H and the others: not shared
+    assert [(e["parameter"], e["time"], e["level"]) for e in ks[w1.pk]] == [("nh3_n", "2026-05-01T05:00:00+08:00", "validated")]
+    assert ks[empty.pk] == [] and ks[w1.pk][0]["raw"] is None
+    assert [e["parameter"] for e in ks[extra[1].pk]] == ["tp"]
+    own = {sid: json.loads(b) for sid, b in q.latest_values_json(user, every).items()}
+    by_key = {e["parameter"]: e for e in own[w1.pk]}
+    assert (by_key["nh3_n"]["value"], by_key["nh3_n"]["raw"], by_key["nh3_n"]["version"]) == (0.4, 0.9, 2)
+    assert (by_key["nh3_n"]["kind"], by_key["nh3_n"]["time"]) == ("hour", "2026-05-01T09:00:00+08:00")  # the rtd value is older (08:00)
+    e1 = {e["parameter"]: e for e in own[extra[0].pk]}["nh3_n"]  # i = 1: rtd at 09:00:00.123456, newer than the hour value
+    assert (e1["kind"], e1["time"], e1["value"]) == ("rtd", "2026-05-01T09:00:00.123456+08:00", 7.0)
+    assert {e["parameter"]: e for e in own[extra[1].pk]}["do"]["value"] is None  # NaN → null
+    assert by_key["tp"]["qc_names"] == ["unit_converted", "backfill"]
+
+
+def test_latest_values_json_tie_takes_the_finer_kind(world):
+    w1, user = world["w1"], world["users"]["qp_monitor"]
+    write(sid_for(w1, world["nh3"], SeriesKind.HOUR), [(local(2026, 5, 1, 9), 1.0)])
+    write(sid_for(w1, world["nh3"], SeriesKind.MINUTE), [(local(2026, 5, 1, 9), 2.0)])
+    obs.apply_pending_changes()
+    import json
+
+    [e] = json.loads(q.latest_values_json(user, [w1])[w1.pk])
+    assert (e["kind"], e["value"]) == ("min", 2.0)
+    assert [e] == _as_json_content(q.latest_values(user, [w1]))[w1.pk]
