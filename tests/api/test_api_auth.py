@@ -12,7 +12,7 @@ from django.test import Client, RequestFactory
 from django.utils import timezone
 from ninja.errors import HttpError
 
-from conftest import assert_error
+from api_helpers import assert_error
 from gongzhi.api import services
 from gongzhi.api.auth import UserSession
 from gongzhi.api.models import ApiToken, IdempotencyRecord, PartnerKey

@@ -9,7 +9,7 @@ import re
 import pytest
 from django.test import Client
 
-from conftest import assert_error
+from api_helpers import assert_error
 from gongzhi.api import docs
 
 

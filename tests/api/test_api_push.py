@@ -10,7 +10,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from conftest import assert_error, local, share
+from api_helpers import assert_error, local, share
 from gongzhi.api import services
 from gongzhi.api.models import IdempotencyRecord
 from gongzhi.observations.models import (

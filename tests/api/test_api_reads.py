@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 from django.test import override_settings
 
-from conftest import assert_error, local, ms, share, write
+from api_helpers import assert_error, local, ms, share, write
 from gongzhi.observations import aggregates as agg
 from gongzhi.observations import queries
 from gongzhi.observations.models import SeriesKind

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from conftest import local, share, write
+from api_helpers import local, share, write
 from gongzhi.api import services
 from gongzhi.observations import aggregates as agg
 from gongzhi.observations.models import SeriesKind
