@@ -24,32 +24,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
+from _timing import pct, timed
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def pct(samples: list[float], p: float) -> float:
-    s = sorted(samples)
-    k = (len(s) - 1) * p / 100
-    lo = int(k)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
-
-
-def timed(fn, runs: int, before=None) -> list[float]:
-    if before:
-        before()
-    fn()  # warm-up (query plans, imports)
-    out = []
-    for _ in range(runs):
-        if before:
-            before()
-        t0 = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t0) * 1000)
-    return out
 
 
 def main(argv=None) -> int:

@@ -34,18 +34,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from _timing import pct
+
 ROOT = Path(__file__).resolve().parents[1]
 PG_URL = "postgresql://postgres@127.0.0.1:5432/gongzhi_bench_store"
 CST = dt.timezone(dt.timedelta(hours=8))
 PARAMS = ("pm2_5", "pm10", "so2", "no2", "co", "o3", "nh3_n", "tp", "codmn")
-
-
-def pct(samples: list[float], p: float) -> float:
-    s = sorted(samples)
-    k = (len(s) - 1) * p / 100
-    lo = int(k)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
 def child(args) -> dict:

@@ -36,8 +36,9 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from _timing import pct, timed
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_URL = "postgresql://postgres@127.0.0.1:5432/gongzhi_bench_web"
@@ -45,24 +46,6 @@ CST = dt.timezone(dt.timedelta(hours=8))
 MAP_SITES = 60
 WATER = ("ph", "do", "codmn", "nh3_n", "tp", "tn", "water_temp", "conductivity", "turbidity")
 AIR = ("pm2_5", "pm10", "o3", "no2", "so2", "co")
-
-
-def pct(samples: list[float], p: float) -> float:
-    s = sorted(samples)
-    k = (len(s) - 1) * p / 100
-    lo = int(k)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
-
-
-def timed(fn, runs: int) -> list[float]:
-    fn()  # warm-up (first query plans, caches)
-    out = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t0) * 1000)
-    return out
 
 
 def child(args) -> dict:
