@@ -26,7 +26,7 @@ import os
 import sys
 from pathlib import Path
 
-from _timing import pct, timed
+from _common import pct, timed
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -34,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _timing import pct
+from _common import pct, recreate_pg
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_URL = "postgresql://postgres@127.0.0.1:5432/gongzhi_bench_store"
@@ -165,19 +165,6 @@ def baseline_write(connection, transaction, rows, batch: int) -> float:
                     [(r.series_id, adapt(r.time), r.value, r.vmin, r.vmax, r.total, r.flag, r.qc, 1, rec, r.packet_id) for r in part],
                 )
     return time.perf_counter() - t0
-
-
-def recreate_pg(url: str) -> None:
-    import psycopg
-
-    sys.path.insert(0, str(ROOT / "src"))
-    from gongzhi.config import parse_database_url
-
-    cfg = parse_database_url(url)
-    with psycopg.connect(dbname="postgres", user=cfg.user or None, password=cfg.password or None,
-                         host=cfg.host or None, port=cfg.port or None, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{cfg.name}"')
-        conn.execute(f'CREATE DATABASE "{cfg.name}"')
 
 
 def run_child(url: str, args, data_dir: str) -> dict:

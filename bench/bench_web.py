@@ -38,7 +38,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _timing import pct, timed
+from _common import pct, timed, recreate_pg
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_URL = "postgresql://postgres@127.0.0.1:5432/gongzhi_bench_web"
@@ -216,19 +216,6 @@ def child(args) -> dict:
     samples = timed(latest_baseline, args.runs)
     out["latest_baseline_p50"], out["latest_baseline_p99"] = pct(samples, 50), pct(samples, 99)
     return out
-
-
-def recreate_pg(url: str) -> None:
-    import psycopg
-
-    sys.path.insert(0, str(ROOT / "src"))
-    from gongzhi.config import parse_database_url
-
-    cfg = parse_database_url(url)
-    with psycopg.connect(dbname="postgres", user=cfg.user or None, password=cfg.password or None,
-                         host=cfg.host or None, port=cfg.port or None, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{cfg.name}"')
-        conn.execute(f'CREATE DATABASE "{cfg.name}"')
 
 
 def main(argv=None) -> int:
