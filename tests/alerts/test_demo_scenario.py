@@ -2,8 +2,9 @@
 river raises an alarm upstream, the downstream bureaus' users see a warning with arrival times,
 and an injected sensor fault is labelled as a fault, not as pollution.
 
-The scenario runs on a fake clock. Three days of 10-minute history from the simulator's value
-models are written first (no listener: history is not evaluated), so the verdicts have baselines.
+The scenario runs on a fake clock. Three days of history from the simulator's value models are
+written first, once as 10-minute real-time values and once as hourly values (as ``make demo``'s
+back-fill leaves it) (no listener: history is not evaluated), so the verdicts have baselines.
 Then two hours of minute values go through ``observations.services.write_observations`` — the
 gateway's write path — with a synchronous stand-in for the live evaluator registered as a write
 listener (the real one evaluates on its own thread and connection at the wall-clock time, which a
@@ -14,10 +15,9 @@ rolled-back test transaction and a fake clock cannot give it):
 * a labelled instrument fault, the simulator's ``spike`` (one hour of one analyser reading × 5,
   flag N), hits ammonia at 吴淞江昆山 W320583-S03 (Kunshan → Qingpu) at T0 + 30 min.
 
-Found on the way: the simulator's clean levels at 急水港周庄 hover around its class Ⅲ target
-(over a year of seed-6 hourly values ammonia exceeds 1.0 mg/L 36 % of the time, TP 0.2 mg/L 83 %,
-CODMn 6 mg/L 49 %), so the demo rules open standing alarms there with no verdict before any
-episode; the episode's EVENT is the alarm of a parameter that was clean when it arrived.
+The simulator keeps the places of the scripted demo (this episode's source, the faulty analyser)
+within their class Ⅲ target (``simulator.episodes.DEMO_PLACES``), so no alarm stands open there
+before the episode or the fault arrives.
 
 Expected arrival times come from the simulator's own river network (region.json) and its
 ``propagate``, not from the alerts app and not from constants.
@@ -89,8 +89,12 @@ def _rows(res, mns, resolve) -> list:
     return rows
 
 
-@pytest.fixture
-def scenario(demo, django_db_blocker, django_capture_on_commit_callbacks):
+@pytest.fixture(params=["rtd", "hour"])
+def scenario(request, demo, django_db_blocker, django_capture_on_commit_callbacks):
+    """``rtd``: the history is real-time data, as on a platform that has run for days; ``hour``:
+    the history is hourly data and real-time data begins with the live phase, as in ``make demo``
+    right after its back-fill (the verdicts then judge on the station's hour grid)."""
+    history_kind = request.param
     obs.series_resolver.clear()
     evaluation.evaluator.reset()
     with django_db_blocker.unblock():
@@ -114,13 +118,17 @@ def scenario(demo, django_db_blocker, django_capture_on_commit_callbacks):
         params = {p.code_2017: p for p in reg.Parameter.objects.exclude(code_2017="")}
         sites = {s.code: s for s in reg.Site.objects.filter(code__in=devices.values())}
 
-        def resolve(mn, code, unit):
-            return obs.series_resolver.get(site=sites[devices[mn]], parameter=params[code], kind="rtd", unit=unit)
+        def resolver(kind):
+            def resolve(mn, code, unit):
+                return obs.series_resolver.get(site=sites[devices[mn]], parameter=params[code], kind=kind, unit=unit)
+            return resolve
 
-        # 1. history: 3 days of 10-minute values, written before any evaluator listens
+        resolve = resolver("rtd")
+        # 1. history: 3 days of 10-minute real-time values or of hourly values, written before any
+        # evaluator listens
         evaluation.live.enabled = False
-        hist = sim.generate(T0 - HISTORY, T0, step_s=600, episodes=[])
-        report = obs.write_observations(obs.rows_from(_rows(hist, devices, resolve)), source=1, received=T0)
+        hist = sim.generate(T0 - HISTORY, T0, step_s=600 if history_kind == "rtd" else 3600, episodes=[])
+        report = obs.write_observations(obs.rows_from(_rows(hist, devices, resolver(history_kind))), source=1, received=T0)
         assert services.seed_demo_rules() > 0
 
         # 2. live: minute values of the episode's source and of the faulty station
@@ -150,7 +158,7 @@ def scenario(demo, django_db_blocker, django_capture_on_commit_callbacks):
         finally:
             obs.remove_write_listener(listener)
             evaluation.live.enabled = True
-        yield {"region": region, "net": net, "episode": episode, "arrivals": arrivals, "fault": fault,
+        yield {"history_kind": history_kind, "region": region, "net": net, "episode": episode, "arrivals": arrivals, "fault": fault,
                "history_rows": report, "clean_max": clean_max, "sites": sites, "sim_result": res}
     obs.series_resolver.clear()
     evaluation.evaluator.reset()
@@ -166,9 +174,7 @@ def test_episode_warns_downstream_and_fault_is_labelled(scenario, client):
     assert alarms, "the episode raised no alarm at the boundary section"
     # nothing at the source is mistaken for a fault
     assert all((a.evidence.get("verdict") or {}).get("verdict") != "FAULT" for a in alarms)
-    # the simulator's clean levels at this section hover around its class Ⅲ target for ammonia,
-    # TP and CODMn, so some alarms open on ordinary values (no anomaly: verdict None, propagated as
-    # undecided); the episode opens at least one on its dispersed leading edge (σ = SIGMA0_S at the
+    # the episode opens at least one alarm on its dispersed leading edge (σ = SIGMA0_S at the
     # source) that the analytics judge an EVENT because the related parameters moved with it
     edge = dt.timedelta(seconds=3 * SIGMA0_S)
     events = [a for a in alarms if (a.evidence.get("verdict") or {}).get("verdict") == "EVENT"]
@@ -222,6 +228,7 @@ def test_episode_warns_downstream_and_fault_is_labelled(scenario, client):
         assert a.parameter.code_2017 == fault.code
         assert fault.start <= a.started_at < fault.end
         assert a.evidence["verdict"]["verdict"] == "FAULT", a.evidence["verdict"]
+        assert a.evidence["verdict"]["resolution"] == sc["history_kind"]
         assert not DownstreamWarning.objects.filter(alarm=a).exists()
 
     # --- a downstream duty officer sees the warning on /alerts/, in both languages ---

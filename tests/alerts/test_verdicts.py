@@ -79,3 +79,34 @@ def test_the_detail_page_shows_the_verdict(client, region):
     client.force_login(region["users"]["kunshan_emergency_duty_officer"])
     page = client.get(f"/alerts/{alarm.pk}/").content.decode()
     assert "疑似仪器故障（未向下游预警）" in page
+
+
+def test_hourly_history_and_new_realtime_values_make_one_hour_grid(region):
+    """A station whose history is hourly and whose real-time data began lately (``make demo`` right
+    after its back-fill) is judged on the hour grid: hourly values where they exist, the mean of the
+    real-time values where not; the alarm's own hour holds the mean from the alarm's start on (the
+    level the alarm saw), and invalidated values count nowhere."""
+    from gongzhi.alerts.verdicts import _hourly_station
+    from gongzhi.observations.models import QC_INVALIDATING, Observation
+
+    nh3 = Parameter.objects.get(key="nh3_n")
+    hour_s, rtd_s = series(region["up"], nh3, kind="hour"), series(region["up"], nh3, kind="rtd")
+    rows = [(hour_s.pk, T0 - dt.timedelta(hours=h), 0.4 + 0.01 * h, "N") for h in range(1, 25)]
+    # real time: the hour before T0 (already hourly: hourly wins), T0 … T0+40 min clean, then bad
+    rows += [(rtd_s.pk, T0 - dt.timedelta(hours=1) + dt.timedelta(minutes=m), 9.9, "N") for m in range(60)]
+    rows += [(rtd_s.pk, T0 + dt.timedelta(minutes=m), 0.5, "N") for m in range(40)]
+    rows += [(rtd_s.pk, T0 + dt.timedelta(minutes=m), 2.0 + 0.1 * (m % 2), "N" if m != 45 else "D") for m in range(40, 50)]
+    obs.write_observations(obs.rows_from(rows), source=1, received=T0 + dt.timedelta(hours=1))
+    bad = Observation.objects.get(series=rtd_s, time=T0 + dt.timedelta(minutes=41))
+    Observation.objects.filter(pk=bad.pk).update(value=50.0, qc=QC_INVALIDATING)  # an invalidated value
+
+    since = T0 + dt.timedelta(minutes=40)
+    times_s, values, flags = _hourly_station(site=region["up"], start=T0 - dt.timedelta(days=2),
+                                             end=T0 + dt.timedelta(hours=1), anchor_parameter=nh3.pk, since=since)
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    assert list(times_s) == [(T0 - dt.timedelta(hours=h) - epoch).total_seconds() for h in range(24, -1, -1)]
+    v = values[nh3.code_2017]
+    assert v[:-1].tolist() == [0.4 + 0.01 * h for h in range(24, 0, -1)]  # hourly values as stored
+    expected = [2.0 + 0.1 * (m % 2) for m in range(40, 50) if m != 41]
+    assert abs(v[-1] - sum(expected) / len(expected)) < 1e-9
+    assert flags[nh3.code_2017][-1] == "D" and set(flags[nh3.code_2017][:-1]) == {"N"}

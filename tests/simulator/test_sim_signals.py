@@ -8,7 +8,7 @@ import pytest
 from gongzhi.demo.region import load_region
 from gongzhi.geo.network import RiverNetwork
 from gongzhi.simulator import FAULT_KINDS, SimConfig, Simulator, specs_from_region
-from gongzhi.simulator.episodes import Episode, demo_episodes, propagate, pulse
+from gongzhi.simulator.episodes import DEMO_PLACES, Episode, demo_episodes, demo_faults, propagate, pulse
 from gongzhi.simulator.signals import o2_convert
 
 UTC = dt.timezone.utc
@@ -134,6 +134,54 @@ def test_sections_around_their_target_class(region, specs):
     shares = np.array(shares)
     assert np.median(shares) < 0.2  # most sections usually meet their target …
     assert (shares > 0.3).sum() >= 2  # … and some often do not
+
+
+def test_demo_places_meet_their_target_through_the_winter_peak(region, specs):
+    """The places of the scripted demo stay within their class (so no alarm stands open there before
+    the demo's events): ammonia peaks in winter (seasonal peak mid-January), so a year of hourly
+    values must keep ammonia, TP and CODMn under the class limit in ≥ 99 % of the hours. GB
+    3838-2002 Table 1, class Ⅲ: NH3-N 1.0, TP 0.2 (rivers), CODMn 6 mg/L."""
+    assert {"W320583-S01", "W320583-S03"} <= DEMO_PLACES
+    water = [s for s in specs.values() if s.kind == "water" and s.site in DEMO_PLACES]
+    assert {s.site for s in water} == {p for p in DEMO_PLACES if p.startswith("W")}
+    for seed in (0, 6, 11):
+        res = Simulator.from_region(region, config=SimConfig(seed=seed, **CLEAN), specs=water).generate(
+            YEAR_START, YEAR_END, 3600)
+        for ds in res.devices.values():
+            assert ds.spec.target_class == 3 and ds.spec.waterbody_type == "river"
+            for code, limit in (("w21003", 1.0), ("w21011", 0.2), ("w01019", 6.0)):
+                assert (ds.series(code) > limit).mean() <= 0.01, (seed, ds.spec.site, code)
+            # ammonia is a part of total nitrogen
+            assert (ds.series("w21003") < ds.series("w21001")).mean() >= 0.999, (seed, ds.spec.site)
+
+
+def test_scripted_demo_fault_follows_the_demo_episodes(region, specs):
+    """The demo's instrument fault: 40 min after the first demo episode, one hour of ammonia × 5
+    at W320583-S03, flag N, labelled as a spike fault; only when the demo episodes run."""
+    t0 = dt.datetime(2026, 12, 5, 3, 17, tzinfo=UTC)
+    [fault] = demo_faults(t0)
+    assert (fault.place, fault.code, fault.factor) == ("W320583-S03", "w21003", 5.0)
+    spec = one_of(specs, "water", site="W320583-S03")
+    start, end = t0 - dt.timedelta(hours=6), t0 + dt.timedelta(hours=6)
+    with_demo = Simulator.from_region(region, config=SimConfig(seed=3, **{**CLEAN, "demo_episodes": True},
+                                                               demo_anchor=t0), specs=[spec])
+    plain = Simulator.from_region(region, config=SimConfig(seed=3, **CLEAN), specs=[spec])
+    for step in (3600, 60):
+        a = with_demo.generate(start, end, step).devices[spec.mn]
+        b = plain.generate(start, end, step).devices[spec.mn]
+        ratio = a.series("w21003") / b.series("w21003")
+        hit = np.flatnonzero(~np.isclose(ratio, 1.0, atol=0.01))
+        assert hit.size == 3600 // step  # one hour of slots
+        assert np.allclose(ratio[hit], 5.0, rtol=0.01)
+        t_hit = a.times[hit].astype("datetime64[s]").astype(np.int64)
+        mid = t_hit + step / 2
+        assert mid.min() >= fault.start.timestamp() and mid.max() < fault.end.timestamp()
+        assert (a.flags[list(a.codes).index("w21003"), hit] == "N").all()
+        for other in ("w21011", "w01019"):  # the water did not change
+            assert np.allclose(a.series(other), b.series(other))
+    labels = [e for e in with_demo.generate(start, end, 3600).events if e.detail.get("scripted")]
+    assert [(e.kind, e.place, e.code) for e in labels] == [("spike", "W320583-S03", "w21003")]
+    assert labels[0].is_fault
 
 
 def test_outlets_below_limits_with_labelled_exceedances(region, specs):

@@ -25,7 +25,7 @@ from gongzhi.geo.network import RiverNetwork
 
 __all__ = [
     "Episode", "EpisodeArrival", "propagate", "pulse", "demo_episodes", "random_episodes", "episode_sources",
-    "DECAY_S", "LAKE_FACTOR", "SIGMA0_S", "DISPERSION",
+    "ScriptedFault", "demo_faults", "DEMO_PLACES", "DECAY_S", "LAKE_FACTOR", "SIGMA0_S", "DISPERSION",
 ]
 
 UTC = dt.timezone.utc
@@ -164,6 +164,39 @@ def demo_episodes(t0: dt.datetime) -> list[Episode]:
                        "w01014": 200.0, "w01001": -0.2},
                 name="急水港跨界污染团（演示）", demo=True),
     ]
+
+
+@dataclass(frozen=True)
+class ScriptedFault:
+    """An instrument fault the demo schedules: from ``start`` for ``duration_s`` the analyser of
+    ``code`` at ``place`` reads ``factor`` × the water's value (flag N: the logger does not know)."""
+
+    place: str
+    code: str
+    start: dt.datetime
+    duration_s: float
+    factor: float
+    name: str = ""
+
+    @property
+    def end(self) -> dt.datetime:
+        return self.start + dt.timedelta(seconds=self.duration_s)
+
+
+def demo_faults(t0: dt.datetime) -> list[ScriptedFault]:
+    """The demo's instrument fault, 40 minutes after the first demo episode starts at ``t0``: the
+    ammonia analyser at 吴淞江昆山 (W320583-S03, a 昆山→青浦 boundary section on another river)
+    reads five times the water's value for an hour. The platform should label the alarm it
+    raises 疑似仪器故障 and warn nobody downstream."""
+    return [ScriptedFault("W320583-S03", "w21003", t0.astimezone(UTC) + dt.timedelta(minutes=40), 3600.0, 5.0,
+                          name="吴淞江昆山氨氮分析仪故障（演示）")]
+
+
+#: Where the scripted demo happens (episode sources at sections, the faulty analyser): the
+#: simulator keeps these sections within their target class, so no alarm stands open there
+#: before the demo's events arrive.
+DEMO_PLACES = frozenset({e.source for e in demo_episodes(dt.datetime(2000, 1, 1, tzinfo=UTC))}
+                        | {f.place for f in demo_faults(dt.datetime(2000, 1, 1, tzinfo=UTC))})
 
 
 def random_episodes(rng: np.random.Generator, sources: list[str], start: dt.datetime, end: dt.datetime,

@@ -32,9 +32,12 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from gongzhi.simulator.episodes import (
+    DEMO_PLACES,
     Episode,
     EpisodeArrival,
+    ScriptedFault,
     demo_episodes,
+    demo_faults,
     episode_sources,
     propagate,
     pulse,
@@ -52,6 +55,10 @@ UTC = dt.timezone.utc
 BEIJING_S = 8 * 3600
 HOUR_S = 3600
 DAY_S = 86400
+#: clean water sections: their 99th percentile at the seasonal peak is below this share of the
+#: target-class limit (the standard normal quantile of p99 is Z99)
+CLEAN_P99 = 0.95
+Z99 = 2.326
 YEAR_D = 365.25
 
 #: random instrument faults, drawn at ``SimConfig.fault_rate`` per series and day
@@ -381,9 +388,13 @@ class Simulator:
         devices: dict[str, DeviceSeries] = {}
         events: list[LabelledEvent] = []
         wanted = list(mns) if mns is not None else list(self.specs)
+        # the demo's scripted instrument fault goes with the demo episodes (same anchor)
+        anchor = next((e.start for e in eps if e.demo and e.id == "demo-taipu"), None)
+        scripted = demo_faults(anchor) if anchor is not None else []
         for mn in wanted:
             spec = self.specs[mn]
-            dev, evs = self._device(spec, cal, noise, regional, by_place.get(spec.location, []), step_s)
+            dev, evs = self._device(spec, cal, noise, regional, by_place.get(spec.location, []), step_s,
+                                    [f for f in scripted if f.place == spec.location])
             devices[mn] = dev
             events += evs
         events.sort(key=lambda e: (e.start, e.mn, e.kind, e.code or ""))
@@ -391,7 +402,8 @@ class Simulator:
         return SimulationResult(start, end, step_s, devices, events, eps, arrivals, state_out)
 
     def _device(self, spec: DeviceSpec, cal: _Calendar, noise: _Noise, regional: dict,
-                here: list[tuple[Episode, EpisodeArrival]], step_s: int) -> tuple[DeviceSeries, list[LabelledEvent]]:
+                here: list[tuple[Episode, EpisodeArrival]], step_s: int,
+                scripted: Sequence[ScriptedFault] = ()) -> tuple[DeviceSeries, list[LabelledEvent]]:
         cfg = self.config
         site_rng = _rng(cfg.seed, spec.mn, "site")
         T = len(cal.t)
@@ -441,6 +453,17 @@ class Simulator:
 
         # 3. the instrument
         events += self._faults(spec, cal, codes, V, F, levels, step_s)
+        for f in scripted:
+            if f.code not in codes:
+                continue
+            mid = cal.t + step_s / 2  # the slots whose middle lies in the fault
+            hit = np.flatnonzero((mid >= _epoch(f.start)) & (mid < _epoch(f.end)))
+            if hit.size:
+                i0, i1 = int(hit[0]), int(hit[-1]) + 1
+                V[codes.index(f.code), i0:i1] *= f.factor
+                events.append(LabelledEvent("spike", spec.mn, f.code, _dt(cal.t[i0]), _dt(cal.t[i0] + (i1 - i0) * step_s),
+                                            EVENT_FLAGS["spike"], spec.location, None,
+                                            {"factor": f.factor, "scripted": True, "name": f.name}))
 
         # rounding, physical bounds
         dec = DECIMALS.get(kind, {})
@@ -617,8 +640,18 @@ def _class_limit(key: str, target: int | None, lake: bool) -> float:
 def _water(spec: DeviceSpec, cal: _Calendar, noise: _Noise, regional: dict, rng: np.random.Generator):
     lake = spec.waterbody_type in ("lake", "reservoir")
     target = spec.target_class or 3
-    stressed = rng.random() < 0.25  # sections that often miss their target
-    frac = (lambda: rng.uniform(0.9, 1.35)) if stressed else (lambda: rng.uniform(0.35, 0.7))
+    # sections that often miss their target; never the places of the scripted demo, whose
+    # alarms would otherwise stand open before the demo's episode or fault arrives
+    stressed = rng.random() < 0.25 and spec.location not in DEMO_PLACES
+
+    def frac(season: float, sigma: float) -> float:
+        """Level as a share of the class limit. A section that meets its target stays under
+        0.95 × the limit at the 99th percentile of its seasonal peak (seasonal factor
+        ``1 + season``, lognormal noise ``σ``); a stressed one sits at 0.9–1.35 × the limit."""
+        if stressed:
+            return float(rng.uniform(0.9, 1.35))
+        return float(rng.uniform(0.45, 0.9)) * CLEAN_P99 / ((1 + season) * math.exp(Z99 * sigma - sigma * sigma / 2))
+
     summer = 0.5 * (1 + cal.season(200))  # 0 in winter, 1 in late July
     key = spec.mn
     v: dict[str, np.ndarray] = {}
@@ -643,10 +676,12 @@ def _water(spec: DeviceSpec, cal: _Calendar, noise: _Noise, regional: dict, rng:
         ("w21003", "nh3_n", 0.3, 15, 0.25, 24.0),
         ("w21011", "tp", 0.20, 200, 0.20, 36.0),
     ):
-        level = float(frac() * _class_limit(k, target, lake))
+        level = frac(season, sigma) * _class_limit(k, target, lake)
         levels[code] = level
         v[code] = level * (1 + season * cal.season(peak)) * _lognormal(noise((key, code), tau, sigma), sigma)
-    tn_level = float(frac() * _class_limit("tn", target, True)) if lake else float(rng.uniform(1.8, 3.5))
+    tn_level = frac(0.25, 0.15) * _class_limit("tn", target, True) if lake else float(rng.uniform(1.8, 3.5))
+    # total nitrogen contains ammonia nitrogen: keep its level well above
+    tn_level = max(tn_level, 2.5 * levels["w21003"])
     levels["w21001"] = tn_level
     v["w21001"] = tn_level * (1 + 0.25 * cal.season(40)) * _lognormal(noise((key, "w21001"), 36.0, 0.15), 0.15)
     return v, {}, levels
