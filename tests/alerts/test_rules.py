@@ -226,6 +226,21 @@ def test_rule_validation(region):
     assert AlarmRule.objects.count() == 0
 
 
+def test_permit_flow_in_cubic_metres_per_day_against_a_flow_in_litres_per_second(region):
+    """A permitted daily volume (m³/d) is a flow rate: the day's mean flow in L/s is compared with
+    limit / 86.4 (1 L/s = 86.4 m³/d)."""
+    o1, flow = region["o1"], reg.Parameter.objects.get(key="wastewater_flow")
+    reg.PermitLimit.objects.create(outlet=o1, parameter=flow, period="day", limit=864, unit="m3/d", standard="排污许可证")
+    s = series(o1, flow, kind="hour", unit="L/s")
+    rule(region, kind="exceedance", limit_source="permit")
+    ev = Evaluator()
+    ev.aggregates([(s.pk, "day", T0 - dt.timedelta(days=2), 9.5, True, "N")], now=T0)
+    assert not Alarm.objects.exists()  # 9.5 L/s = 820.8 m³/d
+    ev.aggregates([(s.pk, "day", T0 - dt.timedelta(days=1), 10.5, True, "N")], now=T0)
+    a = Alarm.objects.get()  # 10.5 L/s = 907.2 m³/d
+    assert (a.data, a.value) == ("day", 10.5) and a.limit == pytest.approx(10.0)
+
+
 def test_permit_early_warning_on_arriving_values(region):
     o1, cod = region["o1"], region["p"]["cod"]
     reg.PermitLimit.objects.create(outlet=o1, parameter=cod, period="day", limit=80, unit="mg/L", standard="GB 4287-2012")

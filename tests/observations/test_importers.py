@@ -200,6 +200,11 @@ def test_unit_factor_table():
     assert imp.unit_factor("mg/L", "mg/m³") is None
     assert imp.unit_factor("NTU", "mg/L") is None
     assert imp.unit_factor("无量纲", "1") == 1.0
+    # volume flow rates: 1 L/s = 0.001 m³/s = 3.6 m³/h = 86.4 m³/d
+    assert imp.unit_factor("L/s", "m3/d") == pytest.approx(86.4)
+    assert imp.unit_factor("m³/d", "L/s") == pytest.approx(1 / 86.4)
+    assert imp.unit_factor("L/s", "m³/h") == pytest.approx(3.6)
+    assert imp.unit_factor("m3/d", "mg/L") is None
 
 
 def test_cli_import_and_aggregates(registry, tmp_path, capsys):

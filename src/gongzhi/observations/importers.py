@@ -73,6 +73,9 @@ UNIT_FAMILIES: dict[str, tuple[str, float]] = {
     "g/l": ("mass/volume(L)", 1e3), "mg/l": ("mass/volume(L)", 1.0), "µg/l": ("mass/volume(L)", 1e-3),
     "ng/l": ("mass/volume(L)", 1e-6),
     "mg/m³": ("mass/volume(m3)", 1.0), "µg/m³": ("mass/volume(m3)", 1e-3), "ng/m³": ("mass/volume(m3)", 1e-6),
+    # volume flow: a permitted daily volume (m³/d) is a flow rate, 1 L/s = 86.4 m³/d
+    "m³/s": ("volume/time", 1.0), "l/s": ("volume/time", 1e-3), "m³/h": ("volume/time", 1 / 3600),
+    "m³/d": ("volume/time", 1 / 86400),
 }
 DIMENSIONLESS = {"", "1", "-", "无量纲", "无", "dimensionless"}
 #: quantities that may be negative (temperatures)
