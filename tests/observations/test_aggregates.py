@@ -398,3 +398,23 @@ def test_minute_series_still_mark_every_hour(air):
     write(sid, [(local(2026, 5, 1, h, 30), 1.0) for h in range(3)])
     obs.apply_pending_changes()
     assert DirtyPeriod.objects.filter(series_id=sid).count() == 3
+
+
+def test_settled_recompute_leaves_the_running_hour_dirty(air):
+    """The periodic recompute (``gongzhi observations aggregates --recompute --every``, the demo's
+    timer) computes the hours that are over; the hour still running stays dirty for a later round,
+    so its mean is computed once, complete."""
+    sid = new_series(air["site"], air["pm25"], SeriesKind.MINUTE)
+    now = local(2026, 5, 1, 10, 30)
+    write(sid, [(local(2026, 5, 1, h, m), 10.0 * h) for h in (8, 9) for m in range(60)])
+    write(sid, [(local(2026, 5, 1, 10, m), 100.0) for m in range(30)])
+    assert agg.recompute_settled(limit=1, now=now) == 2  # batches of one: 08:00 and 09:00
+    assert sorted(aggs(sid, Period.HOUR)) == [local(2026, 5, 1, 8), local(2026, 5, 1, 9)]
+    assert list(DirtyPeriod.objects.values_list("start", flat=True)) == [local(2026, 5, 1, 10)]
+    assert agg.recompute_settled(now=now) == 0
+    # once the hour is over it is computed, whole
+    write(sid, [(local(2026, 5, 1, 10, m), 100.0) for m in range(30, 60)])
+    assert agg.recompute_settled(now=local(2026, 5, 1, 11, 0)) == 1
+    h10 = one(sid, Period.HOUR, local(2026, 5, 1, 10))
+    assert (h10.value, h10.n, h10.valid) == (100.0, 60, True)
+    assert not DirtyPeriod.objects.exists()

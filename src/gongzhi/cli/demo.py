@@ -149,18 +149,24 @@ class _GatewayThread:
 
 
 def _start_alerts_timer(every_s: float = 30.0):
-    """The alarm timer (as ``gongzhi alerts tick --every 30``): catch-up, missing data, escalation."""
+    """The alarm timer (as ``gongzhi alerts tick --every 30``): catch-up, missing data, escalation;
+    before each round, the aggregates of the hours that are over."""
     import threading
 
     from django.db import close_old_connections
 
     from gongzhi.alerts.evaluation import tick
 
+    from gongzhi.observations.aggregates import recompute_settled
+
     def run() -> None:
         while True:
             time.sleep(every_s)
             try:
                 close_old_connections()
+                # hourly and daily means of the hours that are over (they reach the alarm rules on
+                # aggregates, as `gongzhi observations aggregates --recompute --every 60` does)
+                recompute_settled(limit=5000)
                 tick()
             except Exception as exc:  # the timer never stops the demo
                 print(f"gongzhi demo: alerts tick failed: {exc}", flush=True)

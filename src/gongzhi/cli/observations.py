@@ -1,12 +1,14 @@
 """``gongzhi observations …``: import lab/manual results, recompute aggregates.
 
     gongzhi observations import FILE [--partial] [--dry-run] --user USERNAME [--report R.csv] [--manual] [--quiet]
-    gongzhi observations aggregates [--recompute] [--limit N] [--rebuild]
+    gongzhi observations aggregates [--recompute [--every SECONDS]] [--limit N] [--rebuild]
 
 ``import`` exits 0 when every value was accepted or a duplicate, 1 when any value (or the
 file) was rejected, 2 on a usage error. File format: ``docs/observations.md``.
 ``aggregates`` shows the dirty hours waiting and the stored aggregates; ``--recompute``
-processes every dirty hour (in batches of ``--limit``); ``--rebuild`` marks every stored
+processes every dirty hour (in batches of ``--limit``); with ``--every SECONDS`` it keeps running
+and recomputes the hours that are over (what a deployment runs beside the gateway, so hourly and
+daily means, and the alarm rules on them, follow the live data); ``--rebuild`` marks every stored
 hour dirty first (after a change of the validity rules).
 """
 
@@ -34,6 +36,9 @@ def register(subparsers) -> None:
     ag = sub.add_parser("aggregates", help="show or recompute hour/day/month aggregates")
     ag.add_argument("--recompute", action="store_true", help="recompute every dirty hour now")
     ag.add_argument("--rebuild", action="store_true", help="mark every stored hour dirty, then recompute")
+    ag.add_argument("--every", type=float, default=None, metavar="SECONDS",
+                    help="with --recompute: keep running, every SECONDS recompute the hours that are over "
+                         "(their aggregates then reach the alarm rules); Ctrl-C stops")
     ag.add_argument("--limit", type=int, default=20000, metavar="N", help="dirty hours per batch (default 20000)")
     ag.set_defaults(func=run_aggregates)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
@@ -105,6 +110,18 @@ def run_aggregates(args) -> int:
         started = time.perf_counter()
         r = aggregates.recompute_all()
         print(f"rebuilt: {r} in {time.perf_counter() - started:.1f} s")
+    elif args.recompute and args.every:
+        from django.utils import timezone
+
+        print(f"recomputing the dirty hours that are over every {args.every:g} s (Ctrl-C stops)", flush=True)
+        try:
+            while True:
+                r = aggregates.recompute_settled(limit=args.limit)
+                if r:
+                    print(f"{timezone.now():%Y-%m-%d %H:%M:%S} recomputed {r} dirty hours", flush=True)
+                time.sleep(args.every)
+        except KeyboardInterrupt:
+            return 0
     elif args.recompute:
         started = time.perf_counter()
         total_keys = 0
@@ -121,3 +138,4 @@ def run_aggregates(args) -> int:
     for row in Aggregate.objects.values("period").annotate(n=Count("id")).order_by("period"):
         print(f"{row['period']:>6} aggregates: {row['n']}")
     return 0
+

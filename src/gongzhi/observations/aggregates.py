@@ -588,9 +588,13 @@ def _lock_recompute() -> None:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", [0x67_7A_61_67])  # "gzag"
 
 
-def recompute_dirty(*, limit: int = 20000, now: dt.datetime | None = None) -> RecomputeResult:
+def recompute_dirty(*, limit: int = 20000, now: dt.datetime | None = None, settled: bool = False) -> RecomputeResult:
     """Recompute the aggregates of up to ``limit`` dirty hours (oldest marks first) and their
-    days and months, then delete the keys seen (unless marked again meanwhile)."""
+    days and months, then delete the keys seen (unless marked again meanwhile).
+
+    ``settled``: only hours that are over (``start + 1 h ≤ now``); the hour still running stays
+    dirty for a later round. A periodic recompute uses it, so an hourly mean, and an alarm on it,
+    is computed once its hour is complete, not again at every new value."""
     from gongzhi.observations.services import apply_pending_changes
 
     result = RecomputeResult()
@@ -598,7 +602,10 @@ def recompute_dirty(*, limit: int = 20000, now: dt.datetime | None = None) -> Re
     apply_pending_changes()
     with transaction.atomic():
         _lock_recompute()
-        keys = list(DirtyPeriod.objects.order_by("id").values_list("id", "series_id", "start", "version")[:limit])
+        qs = DirtyPeriod.objects.order_by("id")
+        if settled:
+            qs = qs.filter(start__lte=now - dt.timedelta(hours=1))
+        keys = list(qs.values_list("id", "series_id", "start", "version")[:limit])
         if keys:
             result.keys = len(keys)
             _recompute(keys, now, result)
@@ -606,6 +613,17 @@ def recompute_dirty(*, limit: int = 20000, now: dt.datetime | None = None) -> Re
     # work left: hours still dirty, plus writes not yet folded into dirty hours
     result.remaining = DirtyPeriod.objects.count() + PendingChange.objects.count()
     return result
+
+
+def recompute_settled(*, limit: int = 20000, now: dt.datetime | None = None) -> int:
+    """One round of a periodic recompute: every dirty hour that is over, in batches of ``limit``;
+    returns how many dirty hours were recomputed."""
+    total = 0
+    while True:
+        r = recompute_dirty(limit=limit, now=now, settled=True)
+        total += r.keys
+        if r.keys < limit:
+            return total
 
 
 def _delete_seen(keys: list[tuple]) -> None:
