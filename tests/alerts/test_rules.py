@@ -252,3 +252,44 @@ def test_permit_early_warning_on_arriving_values(region):
     feed(ev, s, [120.0], start=T0 + dt.timedelta(minutes=15))
     a = Alarm.objects.get()
     assert (a.data, a.limit) == ("value", 80.0) and "实时预警" in a.evidence["limits"]["basis"]
+
+
+def test_gb3095_limits_by_averaging_period_and_edition():
+    """GB 3095 limits by data level: 1-hour limits for hour means and arriving values, 24-hour limits
+    for day means, the edition in force on the day. GB 3095-2012 Table 1, Grade Ⅱ: NO2 1-h 200 µg/m³,
+    CO 1-h 10 mg/m³, PM2.5 24-h 75 µg/m³; GB 3095-2026 transitional PM2.5 24-h 60 µg/m³
+    (from 2026-03-01). PM has no 1-hour limit and O3 no 24-hour one."""
+    from gongzhi.alerts.evaluation import _air_limit
+
+    d2025, d2026 = dt.date(2025, 12, 5), dt.date(2026, 12, 5)
+    assert _air_limit("no2", 2, "hour", "µg/m³", d2025) == (200.0, "GB 3095-2012 二级 1h")
+    assert _air_limit("no2", 2, "value", "µg/m³", d2025) == (200.0, "GB 3095-2012 二级 1h")
+    assert _air_limit("co", 2, "hour", "mg/m³", d2025) == (10.0, "GB 3095-2012 二级 1h")
+    assert _air_limit("pm2_5", 2, "day", "µg/m³", d2025) == (75.0, "GB 3095-2012 二级 24h")
+    assert _air_limit("pm2_5", 2, "day", "µg/m³", d2026) == (60.0, "GB 3095-2026/transitional 二级 24h")
+    assert _air_limit("pm2_5", 2, "day", "mg/m³", d2025)[0] == pytest.approx(0.075)  # in the series' unit
+    assert _air_limit("pm2_5", 2, "hour", "µg/m³", d2025) is None
+    assert _air_limit("o3", 2, "day", "µg/m³", d2025) is None
+    assert _air_limit("nh3_n", 2, "hour", "mg/L", d2025) is None
+
+
+def test_air_grade_rule_on_hour_means_of_air_stations_only(region):
+    ks, ks_j = region["ks"], region["up"].jurisdiction
+    air = reg.Site.objects.create(code="AIR1", name="空气站", kind="air_station", owner=ks, jurisdiction=ks_j,
+                                  lon=120.9, lat=31.2)
+    no2 = reg.Parameter.objects.get(key="no2")
+    s_air = series(air, no2, kind="rtd", unit="µg/m³")
+    so2 = reg.Parameter.objects.get(key="so2")
+    s_stack = series(region["o1"], so2, kind="rtd", unit="mg/m³")  # flue gas: not ambient air
+    rule(region, kind="exceedance", limit_source="air_grade", air_grade=2, parameter=no2, data="hour")
+    rule(region, name="so2", kind="exceedance", limit_source="air_grade", air_grade=2, parameter=so2)
+    with pytest.raises(ValidationError):
+        rule(region, name="no grade", kind="exceedance", limit_source="air_grade", parameter=no2)
+    ev = Evaluator()
+    feed(ev, s_stack, [800.0])  # far over the ambient 1-hour SO2 limit (500 µg/m³), but a stack
+    ev.aggregates([(s_air.pk, "hour", T0, 195.0, True, "N")], now=T0 + dt.timedelta(hours=1))
+    assert not Alarm.objects.exists()
+    ev.aggregates([(s_air.pk, "hour", T0 + dt.timedelta(hours=1), 230.0, True, "N")], now=T0 + dt.timedelta(hours=2))
+    a = Alarm.objects.get()  # GB 3095 Grade Ⅱ NO2 1-hour mean 200 µg/m³ (2012 Table 1; same in 2026)
+    assert (a.site, a.data, a.value, a.limit) == (air, "hour", 230.0, 200.0)
+    assert "GB 3095" in a.evidence["limits"]["basis"] and "1h" in a.evidence["limits"]["basis"]

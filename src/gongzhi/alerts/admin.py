@@ -70,7 +70,7 @@ class AlarmRuleAdmin(_OwnedByBureau):
     fieldsets = (
         (None, {"fields": ("name", "owner", "kind", "parameter", "severity", "enabled")}),
         ("适用范围", {"fields": ("site", "outlet", "group", "data")}),
-        ("判定条件", {"fields": ("limit_source", "standard_class", "upper", "lower", "rate_per_h", "flags",
+        ("判定条件", {"fields": ("limit_source", "standard_class", "air_grade", "upper", "lower", "rate_per_h", "flags",
                              "bloom_level", "chla_breaks", "missing_minutes", "duration_minutes")}),
         ("抑制频繁启闭", {"fields": ("hysteresis_pct", "min_clear_minutes")}),
         ("下游预警", {"fields": ("propagate", "ack_minutes")}),

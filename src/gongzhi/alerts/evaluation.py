@@ -39,7 +39,8 @@ from gongzhi.alerts.models import AlarmRule, DataLevel, EvaluationMark, GroupKin
 from gongzhi.observations.importers import unit_factor
 from gongzhi.observations.models import QC_INVALIDATING, Aggregate, LatestValue, Observation, Series, SeriesKind
 from gongzhi.registry import models as reg
-from gongzhi.standards import gb3838
+from gongzhi.standards import gb3095, gb3838
+from gongzhi.standards.versions import editions_in_force
 
 log = logging.getLogger(__name__)
 UTC = dt.timezone.utc
@@ -104,7 +105,8 @@ def _series_for(rule: AlarmRule, kinds) -> list[Series]:
     q = Q(pk__in=[])
     if site_q is not None:
         q |= Q(site__in=reg.Site.objects.filter(site_q, active=True))
-    if outlet_q is not None and rule.limit_source not in (LimitSource.TARGET_CLASS, LimitSource.STANDARD_CLASS):
+    if outlet_q is not None and rule.limit_source not in (LimitSource.TARGET_CLASS, LimitSource.STANDARD_CLASS,
+                                                           LimitSource.AIR_GRADE):
         q |= Q(outlet__in=reg.Outlet.objects.filter(outlet_q))
     qs = Series.objects.filter(q, kind__in=kinds).select_related("site__waterbody", "parameter", "outlet")
     if rule.parameter_id:
@@ -127,6 +129,31 @@ def _class_limits(key: str, cls: int, site: reg.Site | None, unit: str) -> tuple
     limits = ind.lake_limits if (lake and ind.lake_limits is not None) else ind.limits
     v = limits[cls - 1] * f
     return (v, None) if ind.kind == "le" else (None, v)
+
+
+#: GB 3095 averaging period compared with each data level: hour means and arriving values (an
+#: early warning) with the 1-hour limits, day means with the 24-hour limits
+AIR_PERIOD = {DataLevel.VALUE: "1h", DataLevel.HOUR: "1h", DataLevel.DAY: "24h"}
+
+
+def _air_limit(key: str, grade: int, data: str, unit: str, today: dt.date) -> tuple[float, str] | None:
+    """(upper limit in ``unit``, basis) of GB 3095 for pollutant ``key`` at ``data`` level in force
+    on ``today``; None when the standard sets no limit for that period (PM has no 1-hour limit,
+    O3 no 24-hour one) or the unit cannot be converted."""
+    period = AIR_PERIOD[data]
+    if key not in gb3095.POLLUTANTS:
+        return None
+    try:
+        v = float(gb3095.limit(key, period, grade=grade, times=[today])[0])
+        edition = gb3095.EDITIONS[int(editions_in_force(gb3095.EDITIONS, [today])[0])].code
+    except (KeyError, ValueError):
+        return None
+    std_unit = "mg/m³" if key == "co" else "µg/m³"
+    f = unit_factor(std_unit, unit or std_unit)
+    if f is None:
+        return None
+    grade_label = {1: "一级", 2: "二级"}[grade]
+    return v * f, f"{edition} {grade_label} {period}"
 
 
 def _common(rule: AlarmRule) -> dict:
@@ -198,6 +225,12 @@ def compile_rule(rule: AlarmRule, *, today: dt.date | None = None) -> tuple[list
             src = rule.limit_source
             if src == LimitSource.FIXED:
                 add(s, data, kind=engine.EXCEEDANCE, upper=rule.upper, lower=rule.lower, _basis="fixed")
+            elif src == LimitSource.AIR_GRADE:
+                if s.site_id is None or s.site.kind != reg.SiteKind.AIR_STATION:
+                    continue  # ambient limits: not for flue gas at an outlet, nor for water
+                got = _air_limit(s.parameter.key, rule.air_grade or 2, data, s.unit, today or timezone.localdate())
+                if got is not None:
+                    add(s, data, kind=engine.EXCEEDANCE, upper=got[0], _basis=got[1])
             elif src in (LimitSource.TARGET_CLASS, LimitSource.STANDARD_CLASS):
                 cls = s.site.target_class if (src == LimitSource.TARGET_CLASS and s.site_id) else rule.standard_class
                 if not cls:

@@ -57,6 +57,7 @@ class LimitSource(models.TextChoices):
     PERMIT = "permit", _("排污许可限值")
     PERMIT_EARLY = "permit_early", _("排污许可限值（实时预警）")
     FIXED = "fixed", _("固定限值")
+    AIR_GRADE = "air_grade", _("环境空气质量标准限值（GB 3095）")
 
 
 class DataLevel(models.TextChoices):
@@ -91,6 +92,9 @@ class AlarmRule(models.Model):
     limit_source = models.CharField(_("限值来源"), max_length=16, choices=LimitSource.choices, blank=True)
     standard_class = models.PositiveSmallIntegerField(_("水质类别"), null=True, blank=True,
                                                       validators=[MinValueValidator(1), MaxValueValidator(5)])
+    air_grade = models.PositiveSmallIntegerField(
+        _("空气质量标准级别"), null=True, blank=True, choices=[(1, _("一级")), (2, _("二级"))],
+        help_text=_("GB 3095 限值：小时均值用 1 小时平均限值，日均值用 24 小时平均限值；到达数据与 1 小时限值比较（预警）"))
     upper = models.FloatField(_("上限"), null=True, blank=True)
     lower = models.FloatField(_("下限"), null=True, blank=True)
     rate_per_h = models.FloatField(_("变化速率上限（每小时）"), null=True, blank=True, validators=[MinValueValidator(0)])
@@ -142,6 +146,8 @@ class AlarmRule(models.Model):
                 errors["upper"] = _("固定限值须填写上限或下限")
             elif self.limit_source == LimitSource.STANDARD_CLASS and not self.standard_class:
                 errors["standard_class"] = _("须填写水质类别")
+            elif self.limit_source == LimitSource.AIR_GRADE and self.air_grade not in (1, 2):
+                errors["air_grade"] = _("须选择空气质量标准级别")
             if self.limit_source not in (LimitSource.PERMIT, LimitSource.PERMIT_EARLY) and not self.parameter_id:
                 errors["parameter"] = _("须选择因子")
             if self.upper is not None and self.lower is not None and self.lower > self.upper:

@@ -420,6 +420,13 @@ def seed_demo_rules() -> int:
         create_rule(name="蓝藻水华中度及以上", owner=office, kind=RuleKind.BLOOM, parameter=params["algal_density"],
                     bloom_level=4, propagate=False)
         made += 1
+    # ambient air: GB 3095 Grade Ⅱ, PM2.5 on day means, O3 on hour means (air stations only)
+    for name, key, data in (("空气站 PM2.5 日均值超二级标准", "pm2_5", "day"), ("空气站臭氧小时均值超二级标准", "o3", "hour")):
+        p = reg.Parameter.objects.filter(key=key).first()
+        if p is not None and not AlarmRule.objects.filter(name=name, owner=office).exists():
+            create_rule(name=name, owner=office, kind=RuleKind.EXCEEDANCE, parameter=p, limit_source="air_grade",
+                        air_grade=2, data=data, propagate=False, severity="warning")
+            made += 1
     if not AlarmRule.objects.filter(name="排放口实时浓度超许可限值预警", owner=office).exists():
         create_rule(name="排放口实时浓度超许可限值预警", owner=office, kind=RuleKind.EXCEEDANCE,
                     limit_source="permit_early", duration_minutes=15, min_clear_minutes=30, severity="warning")
