@@ -23,7 +23,9 @@ Measured:
    values-stored counter);
 3. PostgreSQL only, the limit: ``COPY`` of the same number of rows into a
    scratch table shaped like the observation table (primary key included),
-   from Python with psycopg; reported as the ratio end-to-end / COPY;
+   as COPY text formatted before the clock starts (what the server does with
+   the rows); reported as the ratio end-to-end / COPY; also COPY with
+   psycopg's ``write_row`` (formatting in Python) as a client-side peer;
 4. the gateway's RSS with ``--idle`` idle connections (all processes);
 5. during the maximum-rate run: CPU time per acknowledged upload of the
    gateway (all its processes), the load generator and PostgreSQL (server
@@ -278,29 +280,38 @@ def _wait_idle(mport: int, timeout: float = 300.0) -> float:
     raise RuntimeError("the gateway did not become idle")
 
 
-def copy_limit(url: str, rows: int) -> float:
-    """Rows/s of a plain COPY into a scratch table shaped like the observation table."""
+def copy_limit(url: str, rows: int, *, preformatted: bool = True) -> float:
+    """Rows/s of a plain COPY into a scratch table shaped like the observation table: of COPY text
+    formatted before the clock starts (``preformatted``: what the server does with the rows, the
+    physical limit) or with psycopg's ``write_row`` (formatting in Python, a client-side peer)."""
     import datetime as dt
 
     import psycopg
 
+    from _common import copy_bytes, copy_text
     from gongzhi.config import parse_database_url
 
     cfg = parse_database_url(url)
     kw = dict(user=cfg.user or None, password=cfg.password or None, host=cfg.host or None, port=cfg.port or None)
+    base = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
+    now = dt.datetime.now(dt.timezone.utc)
+    data = [(i % 20000 + 1, base + dt.timedelta(hours=i // 20000), 1.5, 0.1, 9.9, None, "N", 0, 1, now, i)
+            for i in range(rows)]
+    lines = copy_text(data) if preformatted else None
+    statement = ("COPY bench_copy (series_id, time, value, vmin, vmax, total, flag, qc, source, received, packet_id) "
+                 "FROM STDIN")
     with psycopg.connect(dbname=cfg.name, **kw) as c:
         c.execute("DROP TABLE IF EXISTS bench_copy")
         c.execute("CREATE TABLE bench_copy (LIKE observations_observation INCLUDING ALL)")
         c.commit()
-        base = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
-        now = dt.datetime.now(dt.timezone.utc)
         t0 = time.perf_counter()
         with c.cursor() as cur:
-            with cur.copy("COPY bench_copy (series_id, time, value, vmin, vmax, total, flag, qc, source, received, "
-                          "packet_id) FROM STDIN") as cp:
-                for i in range(rows):
-                    cp.write_row((i % 20000 + 1, base + dt.timedelta(hours=i // 20000), 1.5, 0.1, 9.9, None, "N", 0,
-                                  1, now, i))
+            if preformatted:
+                copy_bytes(cur, statement, lines)
+            else:
+                with cur.copy(statement) as cp:
+                    for r in data:
+                        cp.write_row(r)
         c.commit()
         s = time.perf_counter() - t0
         c.execute("DROP TABLE bench_copy")
@@ -373,9 +384,11 @@ def bench_db(name: str, url: str, a) -> dict:
     if name == "postgresql":
         rows = int(max(res["max"]["values_stored"], 100000))
         rate = copy_limit(url, rows)
-        res["copy_rows_per_s"] = rate
-        print(f"  [{name}] raw COPY of {rows} rows: {rate:.0f} rows/s; end to end / COPY = "
-              f"{res['max']['values_per_s'] / rate:.2f}", flush=True)
+        peer = copy_limit(url, rows, preformatted=False)
+        res["copy_rows_per_s"], res["copy_write_row_per_s"] = rate, peer
+        print(f"  [{name}] raw COPY of {rows} rows formatted in advance (the limit): {rate:.0f} rows/s; "
+              f"end to end / COPY = {res['max']['values_per_s'] / rate:.2f}; COPY with psycopg write_row: "
+              f"{peer:.0f} rows/s", flush=True)
     if a.idle and name == a.idle_db:
         proc, port, _ = _start_gateway(env, a.workers)
         try:

@@ -9,9 +9,11 @@ Creates its own databases (SQLite in a temporary directory; PostgreSQL database
 1. bulk write throughput (values/s) of ``write_observations`` — the full path: COPY (PG) or
    multi-row upsert (SQLite), duplicate detection, dirty-hour marking and latest values —
    for SITES × 9 parameters × MINUTES minute values in batches of BATCH rows, one
-   transaction per batch; the **baseline** is the physical limit of the same rows into a
-   scratch table with the same primary key: raw ``COPY`` on PostgreSQL, a plain
-   ``executemany`` INSERT on SQLite. The ratio baseline/ours is printed;
+   transaction per batch; the **baseline** puts the same rows into a scratch table with the
+   same primary key: ``COPY`` with psycopg's ``write_row`` on PostgreSQL, a plain
+   ``executemany`` INSERT on SQLite (ratio baseline/ours printed); on PostgreSQL also the
+   **limit**: ``COPY`` of text lines formatted before the clock starts, what the server does
+   with the rows alone (ratio ours/limit printed);
 2. aggregate recompute throughput (raw values read per second by ``recompute_dirty``,
    hours + days + months of every series written in 1.);
 3. ``latest_values`` for all SITES sites (9 parameters each): p50/p99 ms over RUNS calls;
@@ -34,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import pct, recreate_pg
+from _common import copy_bytes, copy_text, pct, recreate_pg
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_URL = "postgresql://postgres@127.0.0.1:5432/gongzhi_bench_store"
@@ -85,6 +87,8 @@ def child(args) -> dict:
     out["write_per_s"] = n / ours
     out["baseline_per_s"] = n / baseline_write(connection, transaction, rows, args.batch)
     out["ratio"] = out["baseline_per_s"] / out["write_per_s"]
+    if connection.vendor == "postgresql":
+        out["limit_per_s"] = n / baseline_write(connection, transaction, rows, args.batch, preformatted=True)
 
     # 2. recompute
     t0 = time.perf_counter()
@@ -133,8 +137,11 @@ def child(args) -> dict:
     return out
 
 
-def baseline_write(connection, transaction, rows, batch: int) -> float:
-    """Seconds to put the same rows into a scratch table with the same primary key."""
+def baseline_write(connection, transaction, rows, batch: int, *, preformatted: bool = False) -> float:
+    """Seconds to put the same rows into a scratch table with the same primary key: COPY with
+    psycopg's ``write_row`` (formatting in Python) or, ``preformatted``, COPY of text lines made
+    before the clock starts (what the server does with the rows: the physical limit) on
+    PostgreSQL; a plain ``executemany`` INSERT on SQLite."""
     from gongzhi.observations.models import Observation
 
     table = Observation._meta.db_table
@@ -142,21 +149,31 @@ def baseline_write(connection, transaction, rows, batch: int) -> float:
     received = dt.datetime.now(dt.timezone.utc)
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
+            cur.execute("DROP TABLE IF EXISTS bench_scratch")
             cur.execute(f"CREATE TABLE bench_scratch (LIKE {table} INCLUDING ALL)")
         else:
+            cur.execute("DROP TABLE IF EXISTS bench_scratch")
             cur.execute(
                 "CREATE TABLE bench_scratch (series_id integer NOT NULL, time datetime NOT NULL, value real, vmin real, "
                 "vmax real, total real, flag varchar(2) NOT NULL, qc integer NOT NULL, source smallint NOT NULL, "
                 "received datetime NOT NULL, packet_id bigint, PRIMARY KEY (series_id, time))"
             )
+    tuples = lambda part: [(r.series_id, r.time, r.value, r.vmin, r.vmax, r.total, r.flag, r.qc, 1, received,  # noqa: E731
+                            r.packet_id) for r in part]
+    parts = [rows[i : i + batch] for i in range(0, len(rows), batch)]
+    lines = [copy_text(tuples(part)) for part in parts] if preformatted else None
+    statement = f"COPY bench_scratch ({cols}) FROM STDIN"
     t0 = time.perf_counter()
-    for i in range(0, len(rows), batch):
-        part = rows[i : i + batch]
+    for k, part in enumerate(parts):
         with transaction.atomic(), connection.cursor() as cur:
             if connection.vendor == "postgresql":
-                with cur.cursor.copy(f"COPY bench_scratch ({cols}) FROM STDIN") as copy:
-                    for r in part:
-                        copy.write_row((r.series_id, r.time, r.value, r.vmin, r.vmax, r.total, r.flag, r.qc, 1, received, r.packet_id))
+                if preformatted:
+                    copy_bytes(cur.cursor, statement, lines[k])
+                else:
+                    with cur.cursor.copy(statement) as copy:
+                        for r in part:
+                            copy.write_row((r.series_id, r.time, r.value, r.vmin, r.vmax, r.total, r.flag, r.qc, 1,
+                                            received, r.packet_id))
             else:
                 adapt = connection.ops.adapt_datetimefield_value
                 rec = adapt(received)
@@ -164,7 +181,10 @@ def baseline_write(connection, transaction, rows, batch: int) -> float:
                     f"INSERT INTO bench_scratch ({cols}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                     [(r.series_id, adapt(r.time), r.value, r.vmin, r.vmax, r.total, r.flag, r.qc, 1, rec, r.packet_id) for r in part],
                 )
-    return time.perf_counter() - t0
+    took = time.perf_counter() - t0
+    with connection.cursor() as cur:
+        cur.execute("DROP TABLE bench_scratch")
+    return took
 
 
 def run_child(url: str, args, data_dir: str) -> dict:
@@ -200,10 +220,13 @@ def main(argv=None) -> int:
     print(f"observation store benchmark: {args.sites} sites × {len(PARAMS)} parameters × {args.minutes} minute values, "
           f"batches of {args.batch}")
     for r in results:
-        base = "raw COPY into a scratch table" if r["vendor"] == "postgresql" else "plain executemany INSERT"
+        base = "COPY into a scratch table, psycopg write_row" if r["vendor"] == "postgresql" else "plain executemany INSERT"
         print(f"\n[{r['vendor']}]")
         print(f"  write_observations   {r['write_per_s']:>12,.0f} values/s ({r['write_values']:,} values)")
         print(f"  baseline             {r['baseline_per_s']:>12,.0f} values/s ({base}); baseline/ours = {r['ratio']:.2f}")
+        if "limit_per_s" in r:
+            print(f"  limit                {r['limit_per_s']:>12,.0f} values/s (COPY of text formatted before the clock "
+                  f"starts: the server's share alone); ours/limit = {r['write_per_s'] / r['limit_per_s']:.2f}")
         print(f"  recompute_dirty      {r['recompute_per_s']:>12,.0f} values/s ({r['recompute_values']:,} values, {r['recompute_keys']:,} dirty hours)")
         print(f"  latest_values({args.sites} sites)   p50 {r['latest_p50']:.1f} ms   p99 {r['latest_p99']:.1f} ms")
         print(f"  one site, a year hourly × 9 (8,760 × 9)   p50 {r['year_p50']:.1f} ms   p99 {r['year_p99']:.1f} ms")
