@@ -126,6 +126,40 @@ def test_device_flags_and_invalid_values_are_not_pollution(region):
     assert a.kind == "flag" and a.evidence["flag"] == "D"  # a fault, and the 9.9 is not an exceedance
 
 
+def test_a_silent_station_is_one_alarm_a_silent_analyser_its_own(region):
+    """A logger offline: every parameter of the station goes silent in the same round, and one alarm
+    says so (with the parameters); one analyser that stops while the others report gets its own."""
+    from gongzhi.accounts.models import User
+    from gongzhi.notifications.models import Notification
+
+    keys = ("nh3_n", "codmn", "tp")
+    params = {k: reg.Parameter.objects.get(key=k) for k in keys}
+    ss = [series(region["up"], params[k]) for k in keys]
+    rule(region, kind="missing", missing_minutes=30)
+    ev = Evaluator()
+    for s in ss:
+        feed(ev, s, [0.5], now=T0)
+    ev.missing(now=T0 + dt.timedelta(minutes=31))
+    a = Alarm.objects.get()
+    assert a.series == min(ss, key=lambda s: s.pk)
+    assert a.evidence["station_silent"] == 3
+    assert sorted(a.evidence["parameters"]) == sorted(params[k].code_2017 for k in keys)
+    officers = User.objects.filter(bureau=region["ks"], role="emergency_duty_officer").count()
+    notes = list(Notification.objects.filter(kind="alarm.opened"))
+    assert officers and len(notes) == officers  # one notification each, not one per parameter
+    assert all("全部 3 项因子" in n.subject for n in notes)
+    # the station is back; later only TP stops
+    for s in ss:
+        feed(ev, s, [0.5], start=T0 + dt.timedelta(minutes=40), now=T0 + dt.timedelta(minutes=40))
+    a.refresh_from_db()
+    assert a.state == "resolved"
+    for s in ss[:2]:
+        feed(ev, s, [0.5], start=T0 + dt.timedelta(minutes=60), now=T0 + dt.timedelta(minutes=60))
+    ev.missing(now=T0 + dt.timedelta(minutes=75))
+    [tp] = Alarm.objects.filter(state="open")
+    assert tp.series == ss[2] and "station_silent" not in tp.evidence
+
+
 def test_missing_data_with_a_fake_clock(region):
     s = series(region["up"], region["p"]["nh3_n"])
     rule(region, kind="missing", missing_minutes=30)

@@ -276,6 +276,34 @@ def compile_rules() -> Compiled:
     return Compiled(engine.RuleIndex(checks), rules, series, limits, version)
 
 
+def _station_silences(transitions: list, compiled: Compiled) -> list:
+    """One alarm for a whole station gone silent, not one per parameter: when a missing-data rule
+    raises, in one round, every series it watches at one site or outlet (a logger offline), only
+    the first series' transition is kept, with the station's parameters in its evidence
+    (``station_silent``); the alarm resolves when that series sends again. A single analyser
+    that stops still gets its own alarm."""
+    watched: dict[tuple, set] = {}
+    for c in compiled.index.missing:
+        s = compiled.series.get(c.stream[0])
+        if s is not None:
+            watched.setdefault((c.rule, s.site_id, s.outlet_id), set()).add(c.stream[0])
+    raised: dict[tuple, list] = {}
+    for tr in transitions:
+        s = compiled.series.get(tr.stream[0])
+        if tr.action == "raise" and s is not None:
+            raised.setdefault((tr.rule, s.site_id, s.outlet_id), []).append(tr)
+    drop = set()
+    for key, trs in raised.items():
+        if len(trs) < 2 or {t.stream[0] for t in trs} != watched.get(key):
+            continue
+        trs.sort(key=lambda t: t.stream[0])
+        codes = sorted(compiled.series[t.stream[0]].parameter.code_2017 or compiled.series[t.stream[0]].parameter.key
+                       for t in trs)
+        trs[0].evidence.update(station_silent=len(trs), parameters=codes)
+        drop.update(id(t) for t in trs[1:])
+    return [t for t in transitions if id(t) not in drop]
+
+
 # --- the evaluator -------------------------------------------------------------------------------
 
 
@@ -356,7 +384,7 @@ class Evaluator:
                 if (sid, DataLevel.VALUE) not in last and sid in compiled.series:
                     last[(sid, DataLevel.VALUE)] = to_s(compiled.series[sid].created)
             transitions = engine.check_missing(compiled.index, to_s(now), last, self.state)
-            return self._apply(transitions, compiled, now)
+            return self._apply(_station_silences(transitions, compiled), compiled, now)
 
     def _apply(self, transitions: list, compiled: Compiled, now: dt.datetime) -> list:
         out = []

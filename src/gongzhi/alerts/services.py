@@ -184,12 +184,16 @@ def _notify_owner(alarm: Alarm, now: dt.datetime) -> None:
     users = User.objects.filter(bureau_id=alarm.owner_id, role=Role.EMERGENCY_DUTY_OFFICER, is_active=True)
     zh, en = _place_name(alarm)
     p = alarm.parameter
+    p_zh, p_en = p.name_zh, p.name_en or p.key
+    silent = (alarm.evidence or {}).get("station_silent")
+    if silent:  # a whole station gone silent: one alarm for its parameters
+        p_zh, p_en = f"全部 {silent} 项因子", f"all {silent} parameters"
     value = "" if alarm.value is None else f"{alarm.value:g} {alarm.unit}".strip()
     n, err = _safe_send(
-        recipients=list(users), kind="alarm.opened", subject=f"告警：{zh} {p.name_zh} {alarm.rule.name}",
-        body=f"{zh} {p.name_zh} {value}，规则“{alarm.rule.name}”，开始于 {_bj(alarm.started_at)}（北京时间）。",
-        subject_en=f"Alarm: {en} {p.name_en or p.key} {alarm.rule.name}",
-        body_en=f"{en} {p.name_en or p.key} {value}, rule \"{alarm.rule.name}\", since {_bj(alarm.started_at)} (Beijing time).",
+        recipients=list(users), kind="alarm.opened", subject=f"告警：{zh} {p_zh} {alarm.rule.name}",
+        body=f"{zh} {p_zh} {value}，规则“{alarm.rule.name}”，开始于 {_bj(alarm.started_at)}（北京时间）。",
+        subject_en=f"Alarm: {en} {p_en} {alarm.rule.name}",
+        body_en=f"{en} {p_en} {value}, rule \"{alarm.rule.name}\", since {_bj(alarm.started_at)} (Beijing time).",
         link=_alarm_link(alarm), payload={"alarm": alarm.pk}, ref=f"alarm:{alarm.pk}",
         urgent=alarm.severity == Severity.SEVERE, now=now,
     )
