@@ -652,6 +652,16 @@ def build():
             scope=dict(sites="boundary_sections", kinds=["water_section"], parameters="all"), level="raw",
             purpose="青昆交界河湖联保：交界断面实时数据互享，用于预警 [demo]", valid_from="2021-03-01",
             valid_to=None, demo=True))
+    # the demonstration zone's three bureaus share their enterprises' online monitoring (outlets) for
+    # joint enforcement and source tracing (a downstream alarm ranks the upstream outlets by their data)
+    z = next(z for z in JOINT_ZONES if z["code"] == "qingwujia")
+    for prov in z["coordinating_bureaus"]:
+        agreements.append(dict(
+            code=f"SA-qingwujia-outlets-{prov}", name=f"青吴嘉 {prov} 重点排污单位在线监测数据共享（示例）", provider=prov,
+            recipients=[m for m in z["coordinating_bureaus"] if m != prov], joint_zone="qingwujia",
+            scope=dict(sites=[], enterprises="all", parameters="all"), level="raw",
+            purpose="示范区联合执法与污染溯源：排放口在线监测数据互享 [demo]", valid_from=z["agreement"]["signed_on"],
+            valid_to=None, demo=True))
     agreements.append(dict(
         code="SA-qingwujia-air", name="示范区空气站数据共享（示例）", provider="qingpu", recipients=["wujiang", "jiashan"],
         joint_zone="qingwujia", scope=dict(sites="all", kinds=["air_station"], parameters=AIR_PARAMS), level="validated",

@@ -86,3 +86,18 @@ def test_demo_rules_raise_on_a_boundary_section(in_demo):
     assert alarm.limit == 1.0 and alarm.severity == "severe"  # class Ⅲ target, sustained 10 minutes
     assert alarm.started_at == T0
     assert set(alarm.warnings.values_list("bureau__code", flat=True)) == {"qingpu"}
+
+
+def test_qingwujia_bureaus_read_each_others_outlets_for_source_tracing(in_demo):
+    """The demonstration zone's bureaus share their enterprises' online monitoring (raw), so a
+    Qingpu section alarm can rank the Wujiang dyeing works upstream by its data (docs/alerts.md,
+    source tracing); a bureau outside the zone (Kunshan) still sees no outlet data of Wujiang."""
+    from gongzhi.accounts.models import User
+    from gongzhi.sharing import policy
+
+    outlet = reg.Outlet.objects.get(code="DW001", enterprise__code="E320509-01")
+    assert outlet.enterprise.owner.code == "wujiang"
+    cod = reg.Parameter.objects.get(key="cod")
+    for bureau, level in (("qingpu", "raw"), ("jiashan", "raw"), ("kunshan", None)):
+        user = User.objects.filter(bureau__code=bureau, role="analyst").first()
+        assert policy.data_level(user, outlet, cod) == level, bureau
