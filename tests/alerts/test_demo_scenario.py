@@ -231,6 +231,14 @@ def test_episode_warns_downstream_and_fault_is_labelled(scenario, client):
         assert a.evidence["verdict"]["resolution"] == sc["history_kind"]
         assert not DownstreamWarning.objects.filter(alarm=a).exists()
 
+    # the fault's page says what the verdict was judged on
+    owner = User.objects.filter(bureau=faulty_site.owner, role=Role.EMERGENCY_DUTY_OFFICER).first()
+    client.force_login(owner)
+    detail = client.get(f"/alerts/{fault_alarms[0].pk}/", HTTP_ACCEPT_LANGUAGE="zh-Hans").content.decode()
+    assert "疑似仪器故障" in detail
+    assert ("按小时数据研判" in detail) == (sc["history_kind"] == "hour")
+    client.logout()
+
     # --- a downstream duty officer sees the warning on /alerts/, in both languages ---
     officer = User.objects.filter(bureau__code="qingpu", role=Role.EMERGENCY_DUTY_OFFICER).first()
     client.force_login(officer)

@@ -148,6 +148,11 @@ def test_a_silent_station_is_one_alarm_a_silent_analyser_its_own(region):
     notes = list(Notification.objects.filter(kind="alarm.opened"))
     assert officers and len(notes) == officers  # one notification each, not one per parameter
     assert all("全部 3 项因子" in n.subject for n in notes)
+    from django.test import Client
+
+    web = Client()
+    web.force_login(User.objects.filter(bureau=region["ks"], role="emergency_duty_officer").first())
+    assert "全部 3 项因子（整站无数据）" in web.get(f"/alerts/{a.pk}/", HTTP_ACCEPT_LANGUAGE="zh-Hans").content.decode()
     # the station is back; later only TP stops
     for s in ss:
         feed(ev, s, [0.5], start=T0 + dt.timedelta(minutes=40), now=T0 + dt.timedelta(minutes=40))
