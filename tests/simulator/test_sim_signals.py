@@ -345,3 +345,20 @@ def test_noise_state_continues_across_windows(region, specs):
     # the AR(1) noise carries over: the step across the boundary is like any other hourly step
     steps = np.abs(np.diff(np.log(np.maximum(pm_a, 1))))
     assert abs(np.log(max(pm_b[0], 1)) - np.log(max(pm_a[-1], 1))) < np.percentile(steps, 99.5) + 0.2
+
+
+def test_demo_schedule_names_the_scripted_events_in_beijing_time(region):
+    """What the live simulator prints at start: both demo episodes (the second ``demo_gap`` after the
+    first) with their first places downstream, and the instrument fault's hour."""
+    anchor = dt.datetime(2026, 12, 5, 12, 20, tzinfo=UTC)  # 20:20 in Beijing
+    sim = Simulator.from_region(region, config=SimConfig(seed=1, demo_gap=dt.timedelta(minutes=90)))
+    lines = sim.demo_schedule(anchor)
+    assert len(lines) == 3
+    taipu, jishui, fault = lines
+    assert taipu.startswith("12-05 20:20 (Beijing) demo episode") and "E320509-01-DW001" in taipu
+    net = RiverNetwork.from_region(region)
+    first = (anchor + dt.timedelta(seconds=net.travel("E320509-01-DW001", "W320509-S02").travel_time_s))
+    assert f"W320509-S02 ≈ {first.astimezone(dt.timezone(dt.timedelta(hours=8))):%m-%d %H:%M}" in taipu
+    assert jishui.startswith("12-05 21:50 (Beijing)") and "W320583-S01" in jishui
+    # the fault starts 40 minutes after the first episode (13:00 UTC): the hour slot 21:00–22:00 Beijing
+    assert fault.startswith("12-05 21:00–12-05 22:00 (Beijing) demo instrument fault") and "W320583-S03" in fault

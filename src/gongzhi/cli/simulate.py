@@ -112,14 +112,17 @@ def live_loggers(*, host: str, port: int, devices: int | None = None, speed: flo
 
     now = dt.datetime.now(dt.timezone.utc)
     config = config or SimConfig()
-    if config.demo_anchor is None:  # the demo episodes start ten minutes after the loggers
-        config = dataclasses.replace(config, demo_anchor=now + dt.timedelta(minutes=10))
+    if config.demo_anchor is None:  # the demo episodes start ten minutes after the loggers, 90 minutes apart
+        config = dataclasses.replace(config, demo_anchor=now + dt.timedelta(minutes=10), demo_gap=dt.timedelta(minutes=90))
     region = load_region()
     specs = [s for s, _ in registry_specs(region=region)]
     if not specs:
         specs = specs_from_region(region)
     specs = pick_devices(specs, devices)
     sim = Simulator.from_region(region, config=config, specs=specs)
+    if config.demo_episodes:
+        for line in sim.demo_schedule(config.demo_anchor):
+            print(f"gongzhi simulate: {line}", flush=True)
     source = LiveSource(sim, now)
     return [VirtualLogger(s, source, host, port, speed=speed, seed=config.seed, clock_offset_s=clock_offset)
             for s in specs]

@@ -144,13 +144,14 @@ def episode_sources(region: Mapping, net: RiverNetwork) -> list[str]:
     return out
 
 
-def demo_episodes(t0: dt.datetime) -> list[Episode]:
-    """The two deterministic demo episodes, the first starting at ``t0``:
+def demo_episodes(t0: dt.datetime, gap: dt.timedelta = dt.timedelta(days=3)) -> list[Episode]:
+    """The two deterministic demo episodes, the first starting at ``t0``, the second ``gap`` later:
 
     * ``demo-taipu``: a night-time discharge of the dyeing works E320509-01 (吴江) into 太浦河:
       seen at 芦墟, then at 金泽 and at the 太浦河 raw-water intake (Shanghai's drinking-water
       source) — antimony, COD and ammonia at the outlet, ammonia/CODMn/TP in the river;
-    * ``demo-jishui``: three days later, a plume crossing the 昆山→青浦 boundary on 急水港 at
+    * ``demo-jishui``: ``gap`` later (three days in a back-fill; the live simulator of
+      ``gongzhi demo`` uses 90 minutes), a plume crossing the 昆山→青浦 boundary on 急水港 at
       周庄 and entering 淀山湖.
     """
     t0 = t0.astimezone(UTC)
@@ -159,7 +160,7 @@ def demo_episodes(t0: dt.datetime) -> list[Episode]:
                 river={"w21003": 2.6, "w01019": 5.5, "w21011": 0.30, "w21001": 3.2, "w01009": -2.5,
                        "w01014": 300.0, "w01001": -0.25},
                 outlet=dict(OUTLET_DYEING), name="太浦河印染废水偷排（演示）", demo=True),
-        Episode("demo-jishui", "W320583-S01", t0 + dt.timedelta(days=3), 12 * 3600.0,
+        Episode("demo-jishui", "W320583-S01", t0 + gap, 12 * 3600.0,
                 river={"w21003": 2.2, "w01019": 4.5, "w21011": 0.40, "w21001": 2.8, "w01009": -2.8,
                        "w01014": 200.0, "w01001": -0.2},
                 name="急水港跨界污染团（演示）", demo=True),

@@ -109,6 +109,8 @@ class SimConfig:
     demo_episodes: bool = True
     #: start of the first demo episode; default: 6 days before the end of the window
     demo_anchor: dt.datetime | None = None
+    #: time from the first demo episode to the second
+    demo_gap: dt.timedelta = dt.timedelta(days=3)
 
 
 @dataclass(frozen=True)
@@ -354,11 +356,36 @@ class Simulator:
             return out
         if cfg.demo_episodes:
             anchor = cfg.demo_anchor or (end - dt.timedelta(days=6))
-            out += [e for e in demo_episodes(anchor) if e.source in self.network.sites]
+            out += [e for e in demo_episodes(anchor, cfg.demo_gap) if e.source in self.network.sites]
         rng = _rng(cfg.seed, "episodes", _epoch(start))
         out += random_episodes(rng, self.sources, start, end, per_year=cfg.episodes_per_year,
                                outlets=self.outlets_on_network)
         return out
+
+    def demo_schedule(self, anchor: dt.datetime, *, places: int = 3) -> list[str]:
+        """What the scripted demo does after ``anchor`` (the first demo episode's start), one line
+        each, in Beijing time: each demo episode with its first ``places`` places downstream and
+        their arrival times, and the demo's instrument fault with the hour it shows in hourly
+        generation (the slot whose middle lies in the fault)."""
+        if self.network is None:
+            return []
+        bj = dt.timezone(dt.timedelta(hours=8))
+        fmt = lambda t: t.astimezone(bj).strftime("%m-%d %H:%M")  # noqa: E731
+        lines = []
+        for e in demo_episodes(anchor, self.config.demo_gap):
+            if e.source not in self.network.sites:
+                continue
+            arr = [a for a in propagate(e, self.network, lakes=self.lakes) if a.travel_time_s > 0][:places]
+            where = "; ".join(f"{a.place} ≈ {fmt(a.arrival)}" for a in arr)
+            lines.append(f"{fmt(e.start)} (Beijing) demo episode {e.name} at {e.source}, {e.duration_s / 3600:g} h"
+                         + (f"; downstream: {where}" if where else ""))
+        for f in demo_faults(anchor):
+            s0 = _epoch(f.start)
+            slot = -(-(s0 - HOUR_S // 2) // HOUR_S) * HOUR_S  # first hour whose middle is in the fault
+            t = _dt(slot)
+            lines.append(f"{fmt(t)}–{fmt(t + dt.timedelta(hours=1))} (Beijing) demo instrument fault {f.name}: "
+                         f"{f.code} at {f.place} reads ×{f.factor:g} (should be labelled 疑似仪器故障)")
+        return lines
 
     # -- generation -------------------------------------------------------------------------------
 
