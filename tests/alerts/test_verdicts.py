@@ -110,3 +110,59 @@ def test_hourly_history_and_new_realtime_values_make_one_hour_grid(region):
     expected = [2.0 + 0.1 * (m % 2) for m in range(40, 50) if m != 41]
     assert abs(v[-1] - sum(expected) / len(expected)) < 1e-9
     assert flags[nh3.code_2017][-1] == "D" and set(flags[nh3.code_2017][:-1]) == {"N"}
+
+
+def hourly_then_live(region, holder, history: dict, live: dict, *, live_minutes: int = 20):
+    """Three days of hourly values (``history``: key → f(hour index)), then ``live_minutes`` of
+    real-time values (``live``: key → value) through the evaluator, as ``make demo`` right after
+    its back-fill."""
+    rnd = random.Random(3)
+    params = {k: Parameter.objects.get(key=k) for k in history}
+    rows = []
+    for k, f in history.items():
+        s = series(holder, params[k], kind="hour")
+        rows += [(s.pk, T0 - dt.timedelta(hours=h), round(f(h) * (1 + rnd.gauss(0, 0.03)), 3), "N") for h in range(1, 72)]
+    obs.write_observations(obs.rows_from(rows), source=1, received=T0)
+    ev = Evaluator()
+    rtd = {k: series(holder, params[k], kind="rtd") for k in live}
+    for m in range(live_minutes):
+        t = T0 + dt.timedelta(minutes=m)
+        us = int((t - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)).total_seconds() * 1e6)
+        batch = [(rtd[k].pk, t, v * (1 + rnd.gauss(0, 0.01)), "N") for k, v in live.items()]
+        obs.write_observations(obs.rows_from(batch), source=1, received=t)
+        ev.values([(sid, us, v, f, 0) for sid, _, v, f in batch], now=t + dt.timedelta(seconds=5))
+    return ev
+
+
+def test_an_outlet_discharge_judged_on_the_hour_grid_is_an_event_not_a_fault(region):
+    """An outlet whose history is hourly: a sustained discharge seen in 20 minutes of real-time
+    values is one slot on the hour grid; it must not be read as a one-sample spike (a fault) —
+    it is a sustained change of the discharge, an EVENT, and Qingpu and Jiashan are warned."""
+    from gongzhi.registry import models as reg
+
+    o1 = region["o1"]
+    cod = Parameter.objects.get(key="cod")
+    reg.PermitLimit.objects.create(outlet=o1, parameter=cod, period="day", limit=80, unit="mg/L", standard="GB 4287-2012")
+    services.create_rule(name="permit early", owner=region["ks"], kind="exceedance", limit_source="permit_early",
+                         duration_minutes=15)
+    hourly_then_live(region, o1, {"cod": lambda h: 40 + 5 * math.sin(h / 24 * 2 * math.pi), "nh3_n": lambda h: 3.0},
+                     {"cod": 260.0, "nh3_n": 3.0})
+    alarm = Alarm.objects.get()
+    v = alarm.evidence["verdict"]
+    assert (v["verdict"], v["resolution"]) == ("EVENT", "hour"), v
+    assert set(DownstreamWarning.objects.filter(alarm=alarm).values_list("bureau__code", flat=True)) == {"qingpu", "jiashan"}
+
+
+def test_one_analyser_judged_on_the_hour_grid_is_a_fault(region):
+    """The same hourly-history station: ammonia alone jumps while permanganate index and DO stay
+    (the demo's scripted analyser fault) → FAULT on the hour grid, nobody downstream warned."""
+    services.create_rule(name="nh3", owner=region["ks"], kind="exceedance", parameter=region["p"]["nh3_n"],
+                         site=region["up"], limit_source="target_class", duration_minutes=10)
+    hourly_then_live(region, region["up"],
+                     {"nh3_n": lambda h: 0.4, "codmn": lambda h: 4.0 + 0.3 * math.sin(h / 24 * 2 * math.pi),
+                      "do": lambda h: 7.5 - 0.4 * math.sin(h / 24 * 2 * math.pi)},
+                     {"nh3_n": 2.0, "codmn": 4.0, "do": 7.5})
+    alarm = Alarm.objects.get()
+    v = alarm.evidence["verdict"]
+    assert (v["verdict"], v["resolution"]) == ("FAULT", "hour"), v
+    assert not DownstreamWarning.objects.filter(alarm=alarm).exists()

@@ -16,7 +16,7 @@ import logging
 import numpy as np
 
 from gongzhi.alerts import propagation
-from gongzhi.analytics import Upstream, assess, summarise
+from gongzhi.analytics import Thresholds, Upstream, assess, summarise
 from gongzhi.observations.models import QC_INVALIDATING, Observation, Series, SeriesKind
 from gongzhi.registry import models as reg
 
@@ -188,7 +188,11 @@ def _judge(alarm, now) -> dict | None:
                 if st is not None and st[0].size >= 12:
                     upstream.append(Upstream(a.code, st[0], st[1], a.travel_time_s))
     started_s = (alarm.started_at - EPOCH).total_seconds()
-    anomalies = assess(times_s, values, flags=flags, kind=kind, upstream=upstream, since_s=started_s - 3600)
+    # on the hour grid the alarm's own slot is a sustained level (the mean since the alarm began),
+    # not one sample: whether it "came straight back" cannot be told there, so the spike test is
+    # left out and one slot off the baseline band is an excursion
+    extra = dict(skip={"spike"}, thresholds=Thresholds(excursion_min_points=1)) if hourly else {}
+    anomalies = assess(times_s, values, flags=flags, kind=kind, upstream=upstream, since_s=started_s - 3600, **extra)
     code = _code(alarm.parameter)
     mine = [f for f in summarise(anomalies) if f["parameter"] == code and f["end_s"] >= started_s - 3600]
     if not mine:
