@@ -165,6 +165,19 @@ def test_a_silent_station_is_one_alarm_a_silent_analyser_its_own(region):
     assert tp.series == ss[2] and "station_silent" not in tp.evidence
 
 
+def test_missing_data_counts_from_when_the_next_hourly_value_was_due(region):
+    """An hourly series is quiet for an hour between its values: a 30-minute missing-data rule
+    fires on it 30 minutes after the next value was due (90 minutes after the last), not at 31."""
+    s = series(region["up"], region["p"]["nh3_n"], kind="hour")
+    rule(region, kind="missing", missing_minutes=30)
+    ev = Evaluator()
+    feed(ev, s, [0.5], now=T0)
+    ev.missing(now=T0 + dt.timedelta(minutes=61))
+    assert not Alarm.objects.exists()
+    ev.missing(now=T0 + dt.timedelta(minutes=91))
+    assert Alarm.objects.get().started_at == T0
+
+
 def test_missing_data_with_a_fake_clock(region):
     s = series(region["up"], region["p"]["nh3_n"])
     rule(region, kind="missing", missing_minutes=30)

@@ -131,6 +131,10 @@ def _class_limits(key: str, cls: int, site: reg.Site | None, unit: str) -> tuple
     return (v, None) if ind.kind == "le" else (None, v)
 
 
+#: how long a series of each kind is quiet between two values by design (HJ 212: minute data every
+#: 10 minutes at pollution sources, hourly data once an hour); added to a missing-data rule's time
+EXPECTED_INTERVAL_S = {SeriesKind.MINUTE: 600.0, SeriesKind.HOUR: 3600.0}
+
 #: GB 3095 averaging period compared with each data level: hour means and arriving values (an
 #: early warning) with the 1-hour limits, day means with the 24-hour limits
 AIR_PERIOD = {DataLevel.VALUE: "1h", DataLevel.HOUR: "1h", DataLevel.DAY: "24h"}
@@ -245,7 +249,10 @@ def compile_rule(rule: AlarmRule, *, today: dt.date | None = None) -> tuple[list
         elif kind == RuleKind.FLAG:
             add(s, data, kind=engine.FLAG, flags=rule.flag_set())
         elif kind == RuleKind.MISSING:
-            add(s, DataLevel.VALUE, kind=engine.MISSING, missing_s=rule.missing_minutes * 60.0)
+            # silence counts from when the next value was due: an hourly series is quiet for an hour
+            # between its values by design, a 10-minute series for ten minutes
+            add(s, DataLevel.VALUE, kind=engine.MISSING,
+                missing_s=rule.missing_minutes * 60.0 + EXPECTED_INTERVAL_S.get(s.kind, 0.0))
         elif kind == RuleKind.BLOOM:
             breaks = rule.chla_break_values() if s.parameter.key in ("chl_a", "chla") else engine.DENSITY_BREAKS
             if not breaks:  # chl-a without configured breaks: refused (as the standards engine does)
