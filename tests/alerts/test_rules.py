@@ -293,6 +293,22 @@ def test_permit_flow_in_cubic_metres_per_day_against_a_flow_in_litres_per_second
     assert (a.data, a.value) == ("day", 10.5) and a.limit == pytest.approx(10.0)
 
 
+def test_a_day_mean_is_judged_once_the_day_is_over(region):
+    """A day aggregate recomputed at 21:00 (valid with ≥ 20 hours) may still change: the rule on
+    day means judges it only when the day is over."""
+    o1, cod = region["o1"], region["p"]["cod"]
+    reg.PermitLimit.objects.create(outlet=o1, parameter=cod, period="day", limit=80, unit="mg/L", standard="GB 4287-2012")
+    s = series(o1, cod, kind="hour", unit="mg/L")
+    rule(region, kind="exceedance", limit_source="permit")
+    ev = Evaluator()
+    day = T0 - dt.timedelta(hours=8)  # 00:00 Beijing
+    ev.aggregates([(s.pk, "day", day, 95.0, True, "N")], now=day + dt.timedelta(hours=21))
+    assert not Alarm.objects.exists()
+    ev.aggregates([(s.pk, "day", day, 92.0, True, "N")], now=day + dt.timedelta(hours=24, minutes=1))
+    a = Alarm.objects.get()
+    assert (a.data, a.value) == ("day", 92.0)
+
+
 def test_permit_early_warning_on_arriving_values(region):
     o1, cod = region["o1"], region["p"]["cod"]
     reg.PermitLimit.objects.create(outlet=o1, parameter=cod, period="day", limit=80, unit="mg/L", standard="GB 4287-2012")

@@ -131,6 +131,9 @@ def _class_limits(key: str, cls: int, site: reg.Site | None, unit: str) -> tuple
     return (v, None) if ind.kind == "le" else (None, v)
 
 
+#: length of the aggregate periods the rules judge (a Beijing day is 24 hours: no DST)
+PERIOD_S = {"hour": 3600.0, "day": 86400.0}
+
 #: how long a series of each kind is quiet between two values by design (HJ 212: minute data every
 #: 10 minutes at pollution sources, hourly data once an hour); added to a missing-data rule's time
 EXPECTED_INTERVAL_S = {SeriesKind.MINUTE: 600.0, SeriesKind.HOUR: 3600.0}
@@ -355,11 +358,15 @@ class Evaluator:
         return self._run(recs, now)
 
     def aggregates(self, rows, *, now: dt.datetime | None = None) -> list:
-        """Rows ``(series_id, period, start, value, valid, flag)`` of recomputed aggregates."""
+        """Rows ``(series_id, period, start, value, valid, flag)`` of recomputed aggregates.
+
+        An aggregate is judged once its period is over: a day's mean computed at 21:00 may still
+        change (it is recomputed, and judged, when the day's last hour is in)."""
         now = now or timezone.now()
-        oldest = to_s(now - MAX_AGE)
+        oldest, now_s = to_s(now - MAX_AGE), to_s(now)
         recs = [((sid, period), to_s(start), value if valid else None, flag or "")
-                for sid, period, start, value, valid, flag in rows if to_s(start) >= oldest]
+                for sid, period, start, value, valid, flag in rows
+                if to_s(start) >= oldest and to_s(start) + PERIOD_S.get(period, 0.0) <= now_s]
         return self._run(recs, now)
 
     def _run(self, recs: list, now: dt.datetime) -> list:
