@@ -361,3 +361,27 @@ def test_air_grade_rule_on_hour_means_of_air_stations_only(region):
     a = Alarm.objects.get()  # GB 3095 Grade Ⅱ NO2 1-hour mean 200 µg/m³ (2012 Table 1; same in 2026)
     assert (a.site, a.data, a.value, a.limit) == (air, "hour", 230.0, 200.0)
     assert "GB 3095" in a.evidence["limits"]["basis"] and "1h" in a.evidence["limits"]["basis"]
+
+
+def test_one_value_of_an_hourly_station_meets_a_short_duration(region):
+    """A water station that reports real-time data once an hour (the demo's, like many automatic
+    stations) cannot show a 10-minute condition with two values: one bad value stands for its hour
+    and meets the duration; the missing-data clock allows the hour between its values."""
+    reg.Device.objects.create(mn="HOURLY-UP-0001", password="123456", system_code="21", site=region["up"],
+                                          interval_s=3600, name="hourly")
+    s = series(region["up"], region["p"]["nh3_n"])
+    rule(region, kind="exceedance", parameter=region["p"]["nh3_n"], limit_source="target_class", duration_minutes=10)
+    rule(region, name="m", kind="missing", missing_minutes=30)
+    ev = Evaluator()
+    feed(ev, s, [0.5], now=T0)
+    ev.missing(now=T0 + dt.timedelta(minutes=61))
+    assert not Alarm.objects.exists()
+    feed(ev, s, [1.6], start=T0 + dt.timedelta(hours=1), now=T0 + dt.timedelta(hours=1))
+    a = Alarm.objects.get()
+    assert a.kind == "exceedance" and a.evidence["sampling_interval_s"] == 3600
+    # a minute-by-minute station still needs the full duration
+    s2 = series(region["lake"], region["p"]["nh3_n"])
+    reg.Device.objects.create(mn="MINUTE-LK-0001", password="123456", system_code="21", site=region["lake"], interval_s=60)
+    ev2 = Evaluator()
+    feed(ev2, s2, [1.6] * 5)
+    assert not Alarm.objects.filter(site=region["lake"]).exists()

@@ -60,6 +60,9 @@ class Check:
     bloom_level: int | None = None  # raise at this level or above (1 Ⅰ … 5 Ⅴ)
     bloom_breaks: tuple[float, ...] = DENSITY_BREAKS  # lower bounds of levels Ⅱ–Ⅴ (density by default)
     duration_s: float = 0.0
+    #: the stream's sampling interval: a value stands for it, so when it is at least
+    #: ``duration_s`` one bad value meets the duration (an hourly water station cannot show more)
+    interval_s: float = 0.0
     hysteresis: float = 0.0  # fraction of the limit (0.05 = clears 5 % inside it)
     min_clear_s: float = 0.0
     missing_s: float | None = None
@@ -77,8 +80,8 @@ class Check:
             raise ValueError("a bloom check needs bloom_level 2–5")
         if self.kind == MISSING and not (self.missing_s and self.missing_s > 0):
             raise ValueError("a missing-data check needs missing_s > 0")
-        if self.duration_s < 0 or self.min_clear_s < 0 or not 0 <= self.hysteresis < 1:
-            raise ValueError("duration_s, min_clear_s must be >= 0 and hysteresis in [0, 1)")
+        if self.duration_s < 0 or self.min_clear_s < 0 or self.interval_s < 0 or not 0 <= self.hysteresis < 1:
+            raise ValueError("duration_s, min_clear_s, interval_s must be >= 0 and hysteresis in [0, 1)")
 
     @property
     def key(self) -> tuple:
@@ -190,10 +193,12 @@ def _step(c: Check, st: CheckState, t: float, v, flag: str, out: list) -> None:
                 st.peak = v
             elif _finite(v) and (st.peak is None or _worse(c, v, st.peak)):
                 st.peak = v
-            if t - st.bad_since >= c.duration_s:
+            if t - st.bad_since >= c.duration_s or c.interval_s >= c.duration_s:
                 st.active, st.raised_t, st.clear_since = True, t, None
-                out.append(Transition("raise", c.rule, c.stream, t, st.bad_since, v, st.peak,
-                                      {**evidence, "duration_s": t - st.bad_since}))
+                ev = {**evidence, "duration_s": t - st.bad_since}
+                if c.duration_s and t - st.bad_since < c.duration_s:
+                    ev["sampling_interval_s"] = c.interval_s  # met by one value of a sparse stream
+                out.append(Transition("raise", c.rule, c.stream, t, st.bad_since, v, st.peak, ev))
         else:
             st.bad_since = None
             st.peak = None

@@ -171,18 +171,45 @@ def _common(rule: AlarmRule) -> dict:
     }
 
 
-def compile_rule(rule: AlarmRule, *, today: dt.date | None = None) -> tuple[list[engine.Check], dict, dict]:
+def device_intervals() -> dict[tuple, float]:
+    """Real-time interval of the enabled loggers by holder: ``("site", pk)`` / ``("outlet", pk)``."""
+    out: dict[tuple, float] = {}
+    for site_id, outlet_id, interval in reg.Device.objects.filter(enabled=True).values_list("site_id", "outlet_id",
+                                                                                            "interval_s"):
+        key = ("site", site_id) if site_id else ("outlet", outlet_id)
+        out[key] = max(out.get(key, 0.0), float(interval or 0))
+    return out
+
+
+def sampling_interval(series: Series, data: str, intervals: dict[tuple, float]) -> float:
+    """Seconds one value of ``series`` at data level ``data`` stands for."""
+    if data == DataLevel.HOUR:
+        return 3600.0
+    if data == DataLevel.DAY:
+        return 86400.0
+    if series.kind in EXPECTED_INTERVAL_S:
+        return EXPECTED_INTERVAL_S[series.kind]
+    if series.kind == SeriesKind.REALTIME:
+        key = ("site", series.site_id) if series.site_id else ("outlet", series.outlet_id)
+        return intervals.get(key, 0.0)
+    return 0.0
+
+
+def compile_rule(rule: AlarmRule, *, today: dt.date | None = None,
+                 intervals: dict[tuple, float] | None = None) -> tuple[list[engine.Check], dict, dict]:
     """The checks of one rule (one per stream it watches), the limit shown for each, and the series used."""
     checks: list[engine.Check] = []
     limits: dict[tuple, dict] = {}
     used: dict[int, Series] = {}
     common = _common(rule)
     kind = rule.kind
+    intervals = device_intervals() if intervals is None else intervals
 
     def add(series: Series, data: str, _basis: str = "", **kw) -> None:
         stream = (series.pk, data)
         try:
-            checks.append(engine.Check(rule=rule.pk, stream=stream, **common, **kw))
+            checks.append(engine.Check(rule=rule.pk, stream=stream, interval_s=sampling_interval(series, data, intervals),
+                                       **common, **kw))
         except ValueError as exc:
             log.warning("rule %s on series %s skipped: %s", rule.pk, series.pk, exc)
             return
@@ -252,10 +279,10 @@ def compile_rule(rule: AlarmRule, *, today: dt.date | None = None) -> tuple[list
         elif kind == RuleKind.FLAG:
             add(s, data, kind=engine.FLAG, flags=rule.flag_set())
         elif kind == RuleKind.MISSING:
-            # silence counts from when the next value was due: an hourly series is quiet for an hour
-            # between its values by design, a 10-minute series for ten minutes
+            # silence counts from when the next value was due: an hourly series (or a water station
+            # reporting real-time data hourly) is quiet for an hour between its values by design
             add(s, DataLevel.VALUE, kind=engine.MISSING,
-                missing_s=rule.missing_minutes * 60.0 + EXPECTED_INTERVAL_S.get(s.kind, 0.0))
+                missing_s=rule.missing_minutes * 60.0 + sampling_interval(s, DataLevel.VALUE, intervals))
         elif kind == RuleKind.BLOOM:
             breaks = rule.chla_break_values() if s.parameter.key in ("chl_a", "chla") else engine.DENSITY_BREAKS
             if not breaks:  # chl-a without configured breaks: refused (as the standards engine does)
@@ -277,8 +304,9 @@ def rules_version() -> tuple:
 def compile_rules() -> Compiled:
     version = rules_version()
     checks, limits, series, rules = [], {}, {}, {}
+    intervals = device_intervals()
     for rule in AlarmRule.objects.filter(enabled=True).select_related("owner", "group", "parameter"):
-        c, lim, used = compile_rule(rule)
+        c, lim, used = compile_rule(rule, intervals=intervals)
         checks += c
         limits.update(lim)
         series.update(used)
