@@ -167,3 +167,53 @@ def test_a_failing_notification_never_loses_the_alarm(region, monkeypatch):
     alarm = raise_at(region)
     assert DownstreamWarning.objects.filter(alarm=alarm).count() == 2
     assert "smtp down" in AlarmEvent.objects.filter(alarm=alarm, kind="warning_sent").first().note
+
+
+def test_more_parameters_at_one_place_join_the_pending_warning(region):
+    """One discharge exceeds for COD, then ammonia, then TP: Qingpu and Jiashan get one warning each
+    (and one notification per officer), the later alarms' warnings join it, acknowledging it
+    acknowledges them, and only the lead warning escalates. After acknowledgement a new alarm
+    there is a new warning."""
+    u, o1 = region["users"], region["o1"]
+    params = [region["p"]["cod"], region["p"]["nh3_n"], reg_param("tp")]
+    for p in params:
+        services.create_rule(name=f"r-{p.key}", owner=region["ks"], kind="exceedance", parameter=p,
+                             limit_source="fixed", upper=1.0)
+    ss = [series(o1, p) for p in params]
+    ev = Evaluator()
+    for i, s in enumerate(ss):
+        feed(ev, s, [5.0], start=T0 + i * MIN, now=T0 + i * MIN)
+    assert Alarm.objects.count() == 3
+    leads = DownstreamWarning.objects.filter(state="pending")
+    assert {w.bureau.code for w in leads} == {"qingpu", "jiashan"} and leads.count() == 2
+    joined = DownstreamWarning.objects.filter(state="joined")
+    assert joined.count() == 4 and all(w.joined_to.bureau_id == w.bureau_id for w in joined)
+    assert Notification.objects.filter(recipient=u["qingpu_emergency_duty_officer"], kind="warning.downstream").count() == 1
+    # the downstream officer can open every one of the alarms
+    for a in Alarm.objects.all():
+        assert policy.can_view_alarm(u["qingpu_emergency_duty_officer"], a)
+    from django.test import Client
+
+    web = Client()
+    web.force_login(u["qingpu_emergency_duty_officer"])
+    page = web.get("/alerts/", HTTP_ACCEPT_LANGUAGE="zh-Hans").content.decode()
+    card = page[page.index('id="pending-warnings"'):page.index("</table>", page.index('id="pending-warnings"'))]
+    assert card.count("<tr>") == 2 and all(p.name_zh in card for p in params)  # header + one warning, 3 parameters
+    assert {w.bureau.code for w in services.escalate_due(now=T0 + 40 * MIN)} == {"qingpu", "jiashan"}
+    qp = leads.get(bureau=region["qp"])
+    services.acknowledge_warning(warning=qp, user=u["qingpu_emergency_duty_officer"], now=T0 + 45 * MIN)
+    assert set(DownstreamWarning.objects.filter(bureau=region["qp"]).values_list("state", flat=True)) == {"acknowledged"}
+    assert DownstreamWarning.objects.filter(bureau=region["js"], state="joined").count() == 2
+    # a further parameter after Qingpu acknowledged: a new warning (and notification) for Qingpu
+    ph = reg_param("do")
+    services.create_rule(name="r-do", owner=region["ks"], kind="exceedance", parameter=ph, limit_source="fixed", lower=2.0)
+    s_do = series(o1, ph)
+    feed(Evaluator(), s_do, [0.5], start=T0 + 50 * MIN, now=T0 + 50 * MIN)
+    assert DownstreamWarning.objects.filter(bureau=region["qp"], state="pending").count() == 1
+    assert Notification.objects.filter(recipient=u["qingpu_emergency_duty_officer"], kind="warning.downstream").count() == 2
+
+
+def reg_param(key):
+    from gongzhi.registry.models import Parameter
+
+    return Parameter.objects.get(key=key)

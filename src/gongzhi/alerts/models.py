@@ -274,6 +274,7 @@ class WarningState(models.TextChoices):
     PENDING = "pending", _("待确认")
     ACKNOWLEDGED = "acknowledged", _("已确认")
     CANCELLED = "cancelled", _("已撤销")
+    JOINED = "joined", _("已并入同地点预警")
 
 
 class EscalationLevel(models.IntegerChoices):
@@ -301,6 +302,9 @@ class DownstreamWarning(models.Model):
     acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("确认人"))
     acknowledged_at = models.DateTimeField(_("确认时间"), null=True, blank=True)
     note = models.TextField(_("确认说明"), blank=True)
+    joined_to = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="joined",
+                                  verbose_name=_("并入的预警"),
+                                  help_text=_("同一地点另一告警的待确认预警：不再重复通知，随其确认"))
 
     class Meta:
         verbose_name = _("下游预警")

@@ -22,7 +22,7 @@ from django.utils import timezone
 from gongzhi.accounts.models import Role, User
 from gongzhi.alerts import propagation
 from gongzhi.alerts.models import (
-    Alarm, AlarmEvent, AlarmRule, AlarmState, DownstreamWarning, EscalationLevel, EventKind,
+    ACTIVE_STATES, Alarm, AlarmEvent, AlarmRule, AlarmState, DownstreamWarning, EscalationLevel, EventKind,
     RuleKind, Severity, SiteGroup, WarningState,
 )
 from gongzhi.registry import models as reg
@@ -278,6 +278,11 @@ def acknowledge_warning(*, warning: DownstreamWarning, user, note: str = "", now
         w.save(update_fields=["state", "acknowledged_by", "acknowledged_at", "note"])
         AlarmEvent.objects.create(alarm_id=w.alarm_id, kind=EventKind.WARNING_ACKNOWLEDGED, at=now, user=user,
                                   bureau_id=w.bureau_id, note=note.strip(), data={"warning": w.pk})
+        for j in DownstreamWarning.objects.select_for_update().filter(joined_to=w, state=WarningState.JOINED):
+            j.state, j.acknowledged_by, j.acknowledged_at, j.note = WarningState.ACKNOWLEDGED, user, now, note.strip()
+            j.save(update_fields=["state", "acknowledged_by", "acknowledged_at", "note"])
+            AlarmEvent.objects.create(alarm_id=j.alarm_id, kind=EventKind.WARNING_ACKNOWLEDGED, at=now, user=user,
+                                      bureau_id=j.bureau_id, note=note.strip(), data={"warning": j.pk, "with": w.pk})
     return w
 
 
@@ -322,6 +327,10 @@ def _send_warning(w: DownstreamWarning, alarm: Alarm, level: int, now: dt.dateti
                       ref=f"warning:{w.pk}:{level}", urgent=True, now=now, **_warning_text(w, alarm, level))
 
 
+#: an alarm at a place whose earlier warning a bureau has not acknowledged within this time joins it
+JOIN_WINDOW = dt.timedelta(hours=12)
+
+
 def propagate(*, alarm: Alarm, now: dt.datetime | None = None) -> list[DownstreamWarning]:
     """Create one warning per downstream bureau (first arrival, places, path, deadline) and
     tell its emergency duty officers. Idempotent: a bureau warned already is not warned twice."""
@@ -347,15 +356,29 @@ def propagate(*, alarm: Alarm, now: dt.datetime | None = None) -> list[Downstrea
              "drinking_water_source": p.site.drinking_water_source, "lon": p.site.lon, "lat": p.site.lat}
             for p in sorted(br.places, key=lambda p: p.travel_time_s)
         ]
+        # another parameter of the same place while the bureau has not yet acknowledged the first
+        # warning: joined to it (no second notification; acknowledged with it)
+        place = {"alarm__site_id": alarm.site_id} if alarm.site_id else {"alarm__outlet_id": alarm.outlet_id}
+        lead = (DownstreamWarning.objects.filter(bureau=br.bureau, state=WarningState.PENDING, joined_to=None,
+                                                 alarm__state__in=ACTIVE_STATES, created__gte=now - JOIN_WINDOW, **place)
+                .exclude(alarm=alarm).order_by("created", "pk").first())
         try:
             with transaction.atomic():
                 w = DownstreamWarning.objects.create(
                     alarm=alarm, bureau=br.bureau, created=now,
                     first_arrival=propagation.arrival(alarm.started_at, br.travel_time_s),
                     travel_time_s=br.travel_time_s, distance_m=br.distance_m, targets=targets, path=br.path,
-                    deadline=deadline, state=WarningState.PENDING, level=EscalationLevel.DUTY,
+                    deadline=deadline, state=WarningState.JOINED if lead else WarningState.PENDING,
+                    level=EscalationLevel.DUTY, joined_to=lead,
                 )
         except IntegrityError:
+            continue
+        if lead is not None:
+            AlarmEvent.objects.create(alarm=alarm, kind=EventKind.WARNING_SENT, at=now, bureau=br.bureau,
+                                      note=f"并入同一地点待确认的预警 #{lead.pk}（告警 #{lead.alarm_id}），不重复通知 / "
+                                           f"joined the pending warning #{lead.pk} of the same place, not notified again",
+                                      data={"warning": w.pk, "joined_to": lead.pk, "recipients": 0})
+            created.append(w)
             continue
         n, err = _send_warning(w, alarm, EscalationLevel.DUTY, now)
         AlarmEvent.objects.create(alarm=alarm, kind=EventKind.WARNING_SENT, at=now, bureau=br.bureau,

@@ -65,6 +65,7 @@ def alarm_list(request):
     if user.bureau_id:
         warnings = list(DownstreamWarning.objects.filter(bureau_id=user.bureau_id, state=WarningState.PENDING)
                         .select_related("alarm__site", "alarm__outlet__enterprise", "alarm__parameter")
+                        .prefetch_related("joined__alarm__parameter")
                         .order_by("first_arrival")[:20])
     return render(request, "alerts/list.html", {
         "page": page, "state": state, "states": STATE_FILTERS, "kind": kind, "kinds": RuleKind.choices,
