@@ -15,9 +15,12 @@ each) and send hourly uploads (2061) of ``--factors`` factors with Flag=5
 sub-packets, and it counts as acknowledged when both 9014 came back.
 Measured:
 
-1. fixed offered rates (``--rate`` uploads/s spread over all connections):
-   offered and achieved rate, ack latency p50/p99 (send -> last 9014
-   received, i.e. after the commit);
+1. fixed offered rates (``--rate`` uploads/s spread over all connections,
+   each connection at its own random phase: a steady stream): offered and
+   achieved rate, ack latency p50/p99 (send -> last 9014 received, i.e.
+   after the commit); then the top-of-the-hour case: every connection sends
+   one upload in the same instant, once a second (``--burst``, default on):
+   how long the last logger of a burst waits;
 2. maximum rate (each connection keeps 8 uploads unacknowledged): uploads/s,
    values/s (acked after commit; checked against the gateway's
    values-stored counter);
@@ -47,6 +50,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import resource
 import signal
 import statistics
@@ -81,6 +85,9 @@ def clients_main(argv: list[str]) -> int:
     p.add_argument("--seq0", type=int, default=0, help="first upload number (keeps runs' data apart)")
     p.add_argument("--idle", type=int, default=0, help="only open this many idle connections, hold them, report")
     p.add_argument("--count", type=int, default=0, help="send exactly this many packets per connection (no time limit)")
+    p.add_argument("--sync", action="store_true",
+                   help="with --rate: every connection sends in the same instant of each period (a top-of-the-hour "
+                        "burst); default: each connection's phase is drawn at random, a steady offered rate")
     p.add_argument("--max-conn-rate", type=float, default=8.0,
                    help="rate 0: build enough uploads for this many per second per connection")
     a = p.parse_args(argv)
@@ -120,8 +127,10 @@ def clients_main(argv: list[str]) -> int:
         t0 = time.perf_counter()
         if not a.count:
             asyncio.get_running_loop().call_later(a.duration, stop.set)
-        await asyncio.gather(*(c.send(pk, rate=per_conn_rate, timeout=a.duration + 30, stop=stop)
-                               for c, pk in zip(clients, plans)))
+        rnd = random.Random(20261205)
+        phases = [0.0 if a.sync else rnd.random() for _ in plans]
+        await asyncio.gather(*(c.send(pk, rate=per_conn_rate, timeout=a.duration + 30, stop=stop, phase=ph)
+                               for c, pk, ph in zip(clients, plans, phases)))
         elapsed = time.perf_counter() - t0
         ru1 = resource.getrusage(resource.RUSAGE_SELF)
         cpu_s = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
@@ -133,7 +142,8 @@ def clients_main(argv: list[str]) -> int:
         return {"acked": acked, "sent": sent, "cpu_s": cpu_s, "offered_per_s": sent / send_s, "elapsed_s": elapsed,
                 "packets_per_s": acked / elapsed,
                 "values_per_s": acked * a.factors / elapsed, "p50_ms": q(0.50), "p99_ms": q(0.99),
-                "mean_ms": statistics.fmean(lat) * 1000 if lat else float("nan"), "build_s": build_s}
+                "mean_ms": statistics.fmean(lat) * 1000 if lat else float("nan"),
+                "max_ms": lat[-1] * 1000 if lat else float("nan"), "build_s": build_s}
 
     print(json.dumps(asyncio.run(run())), flush=True)
     return 0
@@ -347,6 +357,14 @@ def bench_db(name: str, url: str, a) -> dict:
                   f"{fixed['offered_per_s']:.0f}/s): {fixed['packets_per_s']:.0f} uploads/s acked "
                   f"({fixed['acked']}/{fixed['sent']}), ack p50 {fixed['p50_ms']:.1f} ms, p99 {fixed['p99_ms']:.1f} ms",
                   flush=True)
+        if a.burst:
+            _wait_idle(mport)
+            burst = _run_clients(env, port, [*common, "--rate", str(a.connections), "--sync", "--duration", "5",
+                                             "--seq0", "40000"])
+            res["burst"] = burst
+            print(f"  [{name}] top-of-the-hour bursts: all {a.connections} connections send at once, once a second "
+                  f"({burst['acked']}/{burst['sent']} acked): ack p50 {burst['p50_ms']:.1f} ms, p99 "
+                  f"{burst['p99_ms']:.1f} ms, last {burst['max_ms']:.1f} ms", flush=True)
         _wait_idle(mport)
         m0 = _metrics(mport)
         gw_pids, pg_pids = _tree(proc.pid), _postgres_pids(_dbname(url)) if name == "postgresql" else []
@@ -421,6 +439,8 @@ def main() -> int:
     p.add_argument("--rate", default="1000,2000", help="offered rates, uploads/s (comma-separated; below saturation)")
     p.add_argument("--workers", type=int, default=None, help="gateway worker processes (default: the gateway's)")
     p.add_argument("--duration", type=float, default=10)
+    p.add_argument("--no-burst", dest="burst", action="store_false",
+                   help="skip the top-of-the-hour run (all connections sending in the same instant)")
     p.add_argument("--idle", type=int, default=5000)
     p.add_argument("--idle-db", default="sqlite", help="database used for the idle-connection RSS run")
     a = p.parse_args()

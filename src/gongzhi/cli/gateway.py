@@ -18,7 +18,7 @@ def register(subparsers) -> None:
     p.add_argument("--max-connections", type=int, default=10000, help="per worker process")
     p.add_argument("--idle-timeout", type=float, default=300.0, help="seconds without data before a connection is closed")
     p.add_argument("--max-batch", type=int, default=500, help="items per transaction (group commit)")
-    p.add_argument("--max-wait-ms", type=float, default=20.0, help="longest wait to fill a batch")
+    p.add_argument("--max-wait-ms", type=float, default=0.0, help="longest wait to fill a batch (0: a batch is what arrived while the writer was busy)")
     p.add_argument("--queue-size", type=int, default=20000, help="items between readers and the writer (backpressure)")
     p.add_argument("--strict", action="store_true", help="reject every deviation from HJ 212-2017")
     p.add_argument("--no-migrate", action="store_true", help="do not apply pending migrations first")

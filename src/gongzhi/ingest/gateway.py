@@ -50,7 +50,7 @@ class GatewayConfig:
     idle_timeout: float = 300.0
     queue_size: int = 20000
     max_batch: int = 500
-    max_wait: float = 0.02
+    max_wait: float = 0.0
     max_buffer: int = DEFAULT_MAX_BUFFER
     read_size: int = 65536
     #: a client that does not read its replies: close it when this many bytes are queued for it

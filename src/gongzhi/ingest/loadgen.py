@@ -83,8 +83,12 @@ class Client:
     sent: int = 0  # uploads written to the connection
 
     async def send(self, packets: list[tuple[str, bytes]], *, rate: float | None = None,
-                   timeout: float = 30.0, stop: asyncio.Event | None = None) -> bool:
+                   timeout: float = 30.0, stop: asyncio.Event | None = None, phase: float = 0.0) -> bool:
         """Send ``packets`` (at most ``window`` unacknowledged, at most ``rate`` per second).
+
+        With ``rate``, the first upload goes out ``phase`` (0 <= phase < 1) of a period after
+        the connection opens: many clients with spread phases offer a steady stream rather
+        than all sending in the same millisecond of every period.
 
         Returns True if every packet was acknowledged, False if the connection
         broke or ``timeout`` passed first; :attr:`acked` says which were.
@@ -140,7 +144,7 @@ class Client:
         try:
             async with asyncio.timeout(timeout):
                 gap = 1.0 / rate if rate else 0.0
-                next_t = time.perf_counter()
+                next_t = time.perf_counter() + (phase - 1.0) * gap  # the first wait is phase x gap
                 for qn, pkt in packets:
                     if stop is not None and stop.is_set():
                         break  # stop sending; still wait for the acks of what was sent
