@@ -375,3 +375,23 @@ def test_a_fresh_pipeline_loads_the_series_of_all_loggers_of_a_batch_in_one_quer
                       and ('"site_id"' in q["sql"] or '"outlet_id"' in q["sql"])]
     assert len(series_queries) == 1, series_queries
     assert Series.objects.count() == series_before
+
+
+def test_archive_copy_lines_escape_exactly_like_copy_text():
+    """The archive's COPY formatter (inline, cached) writes what PostgreSQL's COPY text format
+    needs for every field type of the archive and key tables: tabs, newlines and backslashes in
+    strings escaped, bytes as \\x hex, NULL as \\N, booleans as t/f."""
+    from gongzhi.ingest.pipeline import _copy_lines
+
+    t = dt.datetime(2026, 12, 5, 10, 0, 0, 123456, tzinfo=dt.timezone.utc)
+    rows = [
+        (1, t, "10.0.0.1:5555", "MN\twith\ttab", "Q\\N", "2061", 0, b"##\x00\r\n\\", "accepted", "", "line1\nline2",
+         20, 0, None, True),
+        (2, t, "10.0.0.1:5555", "MN\twith\ttab", "", "2061", 3, b"", "quarantined", "bad_password", "\r", 0, 0, 7,
+         False),
+    ]
+    expected = "".join("\t".join(obs.copy_text(v) for v in r) + "\n" for r in rows).encode()
+    assert _copy_lines(rows) == expected
+    first = expected.split(b"\n")[0].split(b"\t")
+    assert first[3] == b"MN\\twith\\ttab" and first[4] == b"Q\\\\N" and first[7] == b"\\\\x2323000d0a5c"
+    assert first[10] == b"line1\\nline2" and first[13] == b"\\N" and first[14] == b"t"

@@ -230,7 +230,10 @@ class Gateway:
                     t0 = time.monotonic()
                     for ev in events:
                         conn.pending += 1
-                        await queue.put((conn, now, ev, t0))
+                        if queue.full():
+                            await queue.put((conn, now, ev, t0))  # backpressure: stop reading meanwhile
+                        else:
+                            queue.put_nowait((conn, now, ev, t0))
                     events = []
         except asyncio.CancelledError:
             cause = "shutdown"
@@ -313,14 +316,18 @@ class Gateway:
         # the order of the items): a logger that sent both parts of an upload in one write
         # gets both 9014 in one segment, and the gateway makes one send call, not one per packet
         out_bytes: dict[_Conn, list[bytes]] = {}
+        verdicts: dict[str, int] = {}
+        stored = duplicates = replies = 0
+        observe = m.ack_seconds.observe
         for (conn, _t, _ev, t0), out in zip(batch, outcomes):
             conn.pending -= 1
             if out is not None:
-                m.packets.inc(label=str(out.verdict))
-                if out.verdict not in ("accepted", "duplicate"):
+                verdict = out.verdict
+                verdicts[verdict] = verdicts.get(verdict, 0) + 1
+                if verdict != "accepted" and verdict != "duplicate":
                     m.errors.inc(label=out.reason or "unknown")
-                m.values_stored.inc(out.values_stored)
-                m.values_duplicate.inc(out.duplicates)
+                stored += out.values_stored
+                duplicates += out.duplicates
                 if out.unknown_codes:
                     m.unknown_codes.inc(len(out.unknown_codes))
                 if out.replies:
@@ -332,8 +339,13 @@ class Gateway:
                             out_bytes[conn] = list(out.replies)
                         else:
                             pending.extend(out.replies)
-                        m.replies.inc(len(out.replies))
-                        m.ack_seconds.observe(now - t0)
+                        replies += len(out.replies)
+                        observe(now - t0)
+        for verdict, n in verdicts.items():
+            m.packets.inc(n, label=str(verdict))
+        m.values_stored.inc(stored)
+        m.values_duplicate.inc(duplicates)
+        m.replies.inc(replies)
         for conn, replies in out_bytes.items():
             conn.writer.write(b"".join(replies))
             if conn.writer.transport.get_write_buffer_size() > self.config.write_buffer_limit:

@@ -46,7 +46,10 @@ class RawPacket(models.Model):
         verbose_name = _("原始报文")
         verbose_name_plural = _("原始报文")
         indexes = [
-            models.Index(fields=["verdict", "received"], name="rawpacket_verdict_idx"),
+            # packets that need attention (status page, quarantine list): a partial index, so the
+            # accepted majority costs no entry in it
+            models.Index(fields=["verdict", "received"], name="rawpacket_problem_idx",
+                         condition=models.Q(verdict__in=["rejected", "quarantined"])),
             # the last packet of a device (status page) and a device's packets in a range (replay)
             models.Index(fields=["mn", "received"], name="rawpacket_mn_received_idx"),
         ]

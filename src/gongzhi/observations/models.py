@@ -98,8 +98,11 @@ class Observation(models.Model):
     # No database foreign-key constraint on the hottest table: the check would run a
     # trigger per inserted row (raw COPY has none). Series ids come only from the series
     # resolver, and series are never deleted while they have data (PROTECT in the ORM).
+    # no index of its own: the primary key (series, time) serves every lookup by series, and a
+    # second index on the store's biggest table costs every insert (write amplification)
     series = models.ForeignKey(
-        Series, on_delete=models.PROTECT, db_constraint=False, related_name="observations", verbose_name=_("序列")
+        Series, on_delete=models.PROTECT, db_constraint=False, db_index=False, related_name="observations",
+        verbose_name=_("序列"),
     )
     time = models.DateTimeField(_("时间"), help_text=_("实时数据为采样时刻；分钟/小时/日数据为时段起始时刻"))
     value = models.FloatField(_("数值"), null=True)

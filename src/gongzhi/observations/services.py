@@ -262,7 +262,7 @@ OPTIMISTIC_BACKOFF = 16
 _optimistic = threading.local()
 
 _NULL = "\\N"  # NULL in COPY text
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+COPY_ESCAPES = _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 def copy_text(value) -> str:
@@ -475,8 +475,10 @@ def apply_pending_changes(*, limit: int = 500) -> int:
                 batch = cur.fetchall()
                 if not batch:
                     return applied
-                # each write in order: an hour seen dirty by a recompute and touched again by
-                # a later write must get a new version, so one mark per write, not per merge
+                # the writes of this batch marked together: one version step per period is
+                # enough, since a recompute deletes a dirty key only if its version did not
+                # move (no recompute can see this transaction half applied). One mark per
+                # write cost a 5,000-row upsert per gateway batch.
                 newest: dict[int, tuple] = {}
                 touched_series: set[int] = set()
                 writes = []
@@ -493,9 +495,8 @@ def apply_pending_changes(*, limit: int = 500) -> int:
                     writes.append(pairs)
                     touched_series.update(sid for sid, _ in pairs)
                 kinds = _kinds_of(touched_series)
-                for pairs in writes:
-                    mark_dirty((sid, EPOCH + dt.timedelta(hours=_dirty_hour(hour, kinds[sid])))
-                               for sid, hour in pairs)
+                marks = {(sid, _dirty_hour(hour, kinds[sid])) for pairs in writes for sid, hour in pairs}
+                mark_dirty((sid, EPOCH + dt.timedelta(hours=hour)) for sid, hour in marks)
                 for sid, row in _newest_stored(cur, touched_series).items():
                     if sid not in newest or row[0] >= newest[sid][0]:
                         newest[sid] = row
