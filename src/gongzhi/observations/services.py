@@ -495,8 +495,7 @@ def apply_pending_changes(*, limit: int = 500) -> int:
                     writes.append(pairs)
                     touched_series.update(sid for sid, _ in pairs)
                 kinds = _kinds_of(touched_series)
-                marks = {(sid, _dirty_hour(hour, kinds[sid])) for pairs in writes for sid, hour in pairs}
-                mark_dirty((sid, EPOCH + dt.timedelta(hours=hour)) for sid, hour in marks)
+                _mark_dirty_hours({(sid, _dirty_hour(hour, kinds[sid])) for pairs in writes for sid, hour in pairs})
                 for sid, row in _newest_stored(cur, touched_series).items():
                     if sid not in newest or row[0] >= newest[sid][0]:
                         newest[sid] = row
@@ -533,22 +532,42 @@ def _newest_stored(cur, series_ids: Iterable[int]) -> dict[int, tuple]:
     return out
 
 
+def _pg_cursor():
+    """A psycopg cursor with server-side binding on Django's connection (same session and
+    transaction): a few array parameters instead of thousands of ``%s`` that the client-side
+    binding of Django's cursor would parse and quote one by one."""
+    import psycopg
+
+    connection.ensure_connection()
+    return psycopg.Cursor(connection.connection)
+
+
 def _upsert_latest(cur, newest: dict[int, tuple]) -> None:
-    pg = connection.vendor == "postgresql"
-
-    def conv(us: int):
-        t = _from_epoch_us(us)
-        return t if pg else _sqlite_time(t)
-
-    rows = [(sid, conv(key), value, flag, qc, conv(rec)) for sid, (key, value, flag, qc, rec) in sorted(newest.items())]
+    if not newest:
+        return
+    items = sorted(newest.items())
+    set_clause = (" ON CONFLICT (series_id) DO UPDATE SET time = excluded.time, value = excluded.value,"
+                  " flag = excluded.flag, qc = excluded.qc, received = excluded.received"
+                  f" WHERE {LATEST_TABLE}.time < excluded.time")
+    if connection.vendor == "postgresql":
+        cols = list(zip(*((sid, key, value, flag, qc, rec) for sid, (key, value, flag, qc, rec) in items)))
+        with _pg_cursor() as pc:
+            pc.execute(
+                f"INSERT INTO {LATEST_TABLE} (series_id, time, value, flag, qc, received)"
+                " SELECT s, timestamptz 'epoch' + t * interval '1 microsecond', v, f, q,"
+                " timestamptz 'epoch' + r * interval '1 microsecond'"
+                " FROM unnest(%s::bigint[], %s::bigint[], %s::float8[], %s::text[], %s::int[], %s::bigint[])"
+                " AS k(s, t, v, f, q, r)" + set_clause,
+                [list(c) for c in cols],
+            )
+        return
+    rows = [(sid, _sqlite_time(_from_epoch_us(key)), value, flag, qc, _sqlite_time(_from_epoch_us(rec)))
+            for sid, (key, value, flag, qc, rec) in items]
     for i in range(0, len(rows), 5000):
         part = rows[i : i + 5000]
         cur.execute(
             f"INSERT INTO {LATEST_TABLE} (series_id, time, value, flag, qc, received) VALUES "
-            + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(part))
-            + " ON CONFLICT (series_id) DO UPDATE SET time = excluded.time, value = excluded.value,"
-            " flag = excluded.flag, qc = excluded.qc, received = excluded.received"
-            f" WHERE {LATEST_TABLE}.time < excluded.time",
+            + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(part)) + set_clause,
             [x for row in part for x in row],
         )
 
@@ -557,14 +576,32 @@ def mark_dirty(series_times: Iterable[tuple[int, dt.datetime]]) -> int:
     """Mark the clock hours containing each (series id, time) for recomputation (their days
     and months follow). Used by :func:`revise` and by callers that change what a period's
     aggregate depends on. Returns the number of distinct hours marked."""
-    keys = sorted({(sid, t.astimezone(UTC).replace(minute=0, second=0, microsecond=0)) for sid, t in series_times})
+    return _mark_dirty_hours({(sid, _epoch_us(t) // HOUR_US) for sid, t in series_times})
+
+
+def _mark_dirty_hours(pairs: set[tuple[int, int]]) -> int:
+    """:func:`mark_dirty` of (series id, hours since the epoch) pairs."""
+    keys = sorted(pairs)  # one order for every process: concurrent marks do not deadlock
     if not keys:
         return 0
-    adapt = connection.ops.adapt_datetimefield_value
+    if connection.vendor == "postgresql":
+        sids, hours = zip(*keys)
+        with _pg_cursor() as pc:
+            pc.execute(
+                f"INSERT INTO {DIRTY_TABLE} (series_id, start, \"end\", version)"
+                " SELECT s, timestamptz 'epoch' + h * interval '1 hour', timestamptz 'epoch' + (h + 1) * interval '1 hour', 1"
+                " FROM unnest(%s::bigint[], %s::bigint[]) AS k(s, h)"
+                f" ON CONFLICT (series_id, start) DO UPDATE SET version = {DIRTY_TABLE}.version + 1",
+                [list(sids), list(hours)],
+            )
+        return len(keys)
     with connection.cursor() as cur:
         for i in range(0, len(keys), 3000):
             part = keys[i : i + 3000]
-            params = [x for sid, h in part for x in (sid, adapt(h), adapt(h + HOUR))]
+            params = []
+            for sid, h in part:
+                start = EPOCH + dt.timedelta(hours=h)
+                params += (sid, _sqlite_time(start), _sqlite_time(start + HOUR))
             cur.execute(
                 f"INSERT INTO {DIRTY_TABLE} (series_id, start, \"end\", version) VALUES "
                 + ", ".join(["(%s, %s, %s, 1)"] * len(part))
