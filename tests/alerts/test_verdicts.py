@@ -166,3 +166,66 @@ def test_one_analyser_judged_on_the_hour_grid_is_a_fault(region):
     v = alarm.evidence["verdict"]
     assert (v["verdict"], v["resolution"]) == ("FAULT", "hour"), v
     assert not DownstreamWarning.objects.filter(alarm=alarm).exists()
+
+
+def hour_mean_alarm(region, value_alarm_start):
+    """An alarm on the hourly mean of the same station's ammonia, for the hour the value alarm
+    began in (as the evaluator raises it once that hour is over)."""
+    rule = services.create_rule(name="氨氮小时均值超标", owner=region["ks"], kind="exceedance",
+                                parameter=region["p"]["nh3_n"], site=region["up"], limit_source="target_class",
+                                data="hour")
+    s = series(region["up"], region["p"]["nh3_n"])
+    hour = value_alarm_start.replace(minute=0, second=0, microsecond=0)
+    alarm, created = services.raise_alarm(rule=rule, series=s, data="hour", started_at=hour, value=1.8, limit=1.0,
+                                          now=hour + dt.timedelta(hours=1, minutes=5))
+    assert created
+    return alarm
+
+
+def test_an_hour_mean_alarm_inherits_the_fault_of_its_values(region):
+    """The faulty analyser's hourly mean crosses the limit too: its alarm carries the value alarm's
+    FAULT verdict (and says whose) and warns nobody downstream, as the value alarm did not."""
+    value_alarm = station(region, signature=False)
+    assert value_alarm.evidence["verdict"]["verdict"] == "FAULT"
+    alarm = hour_mean_alarm(region, value_alarm.started_at)
+    v = alarm.evidence["verdict"]
+    assert (v["verdict"], v["inherited_from"]) == ("FAULT", value_alarm.pk), v
+    assert f"#{value_alarm.pk}" in v["reasons"][0]
+    assert not DownstreamWarning.objects.filter(alarm=alarm).exists()
+    assert alarm.events.filter(note__contains="疑似仪器故障").exists()
+
+
+def test_an_hour_mean_alarm_of_a_pollution_event_warns_downstream(region):
+    value_alarm = station(region, signature=True)
+    alarm = hour_mean_alarm(region, value_alarm.started_at)
+    v = alarm.evidence["verdict"]
+    assert (v["verdict"], v["inherited_from"]) == ("EVENT", value_alarm.pk), v
+    assert set(DownstreamWarning.objects.filter(alarm=alarm).values_list("bureau__code", flat=True)) >= {"qingpu"}
+
+
+def test_an_hour_mean_alarm_without_a_value_alarm_is_judged_on_the_hour_grid(region):
+    """No value alarm in the period (the values never crossed the value rule, only their mean did):
+    the aggregate alarm is judged on the station's hour grid itself — one analyser alone → FAULT."""
+    hourly_then_live(region, region["up"],
+                     {"nh3_n": lambda h: 0.4, "codmn": lambda h: 4.0 + 0.3 * math.sin(h / 24 * 2 * math.pi),
+                      "do": lambda h: 7.5 - 0.4 * math.sin(h / 24 * 2 * math.pi)},
+                     {"nh3_n": 2.0, "codmn": 4.0, "do": 7.5}, live_minutes=50)
+    assert not Alarm.objects.exists()  # no value rule: nothing raised by the values
+    alarm = hour_mean_alarm(region, T0)
+    v = alarm.evidence["verdict"]
+    assert (v["verdict"], v["resolution"]) == ("FAULT", "hour"), v
+    assert "inherited_from" not in v
+    assert not DownstreamWarning.objects.filter(alarm=alarm).exists()
+
+
+def test_the_detail_page_names_the_inherited_verdict(client, region):
+    from gongzhi.accounts.models import User
+
+    value_alarm = station(region, signature=False)
+    alarm = hour_mean_alarm(region, value_alarm.started_at)
+    user = User.objects.filter(bureau=region["ks"]).first()
+    client.force_login(user)
+    zh = client.get(f"/alerts/{alarm.pk}/").content.decode()
+    assert f"沿用本时段数值告警 #{value_alarm.pk} 的研判" in zh and f'href="/alerts/{value_alarm.pk}/"' in zh
+    en = client.get(f"/alerts/{alarm.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f"the verdict of value alarm #{value_alarm.pk} in this period" in en

@@ -155,15 +155,47 @@ def judge(alarm, *, now: dt.datetime | None = None) -> dict | None:
         return None
 
 
-def _judge(alarm, now) -> dict | None:
-    if alarm.data != "value":
+#: how long a period an aggregate alarm's condition covers, from its start
+PERIOD = {"hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1)}
+
+
+def _inherited(alarm) -> dict | None:
+    """The verdict of a value alarm on the same place and parameter that began in this aggregate
+    alarm's period (or the hour before it): the mean of a period a faulty analyser spoilt is as
+    faulty as the values were. A FAULT verdict wins over an EVENT one; None when there is none."""
+    from gongzhi.alerts.models import Alarm
+
+    span = PERIOD.get(alarm.data)
+    if span is None:
         return None
+    found = []
+    for other in (Alarm.objects.filter(data="value", parameter_id=alarm.parameter_id, site_id=alarm.site_id,
+                                       outlet_id=alarm.outlet_id, started_at__gte=alarm.started_at - dt.timedelta(hours=1),
+                                       started_at__lt=alarm.started_at + span)
+                  .exclude(pk=alarm.pk).order_by("-started_at").only("pk", "evidence", "started_at")):
+        v = (other.evidence or {}).get("verdict") or {}
+        if v.get("verdict") in ("FAULT", "EVENT"):
+            found.append((v["verdict"] == "FAULT", other.started_at, other.pk, v))
+    if not found:
+        return None
+    _, _, pk, v = max(found, key=lambda f: (f[0], f[1]))
+    return {**v, "inherited_from": pk,
+            "reasons": [f"the verdict of value alarm #{pk} in this period"] + list(v.get("reasons", []))[:7]}
+
+
+def _judge(alarm, now) -> dict | None:
+    aggregate = alarm.data != "value"
+    if aggregate:  # an hour or day mean: the verdict of its values, else judged on the hour grid
+        inherited = _inherited(alarm)
+        if inherited is not None or alarm.data not in PERIOD:
+            return inherited
     site, outlet = alarm.site, alarm.outlet
     kind = "outlet" if outlet is not None else ("air" if site.kind == reg.SiteKind.AIR_STATION else "section")
     end = max(now or alarm.raised_at, alarm.started_at) + dt.timedelta(minutes=1)
     start = alarm.started_at - WINDOW
     station = _station(site=site, outlet=outlet, kind=alarm.series.kind, start=start, end=end, anchor=alarm.series_id)
-    hourly = alarm.series.kind in (SeriesKind.REALTIME, SeriesKind.MINUTE) and not _native_enough(station, alarm.started_at)
+    hourly = aggregate or (alarm.series.kind in (SeriesKind.REALTIME, SeriesKind.MINUTE)
+                           and not _native_enough(station, alarm.started_at))
     if hourly:  # e.g. a station whose history is hourly and whose real-time data began lately
         station = _hourly_station(site=site, outlet=outlet, start=start, end=end,
                                   anchor_parameter=alarm.parameter_id, since=alarm.started_at)
