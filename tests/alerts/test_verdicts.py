@@ -227,5 +227,7 @@ def test_the_detail_page_names_the_inherited_verdict(client, region):
     client.force_login(user)
     zh = client.get(f"/alerts/{alarm.pk}/").content.decode()
     assert f"沿用本时段数值告警 #{value_alarm.pk} 的研判" in zh and f'href="/alerts/{value_alarm.pk}/"' in zh
-    en = client.get(f"/alerts/{alarm.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert f"the verdict of value alarm #{value_alarm.pk} in this period" in en
+    assert "其他均未见" in zh and "nothing else saw" not in zh  # the reasons in the reader's language
+    client.post("/i18n/setlang/", {"language": "en", "next": "/alerts/"})
+    en = client.get(f"/alerts/{alarm.pk}/").content.decode()
+    assert f"the verdict of value alarm #{value_alarm.pk} in this period" in en and "nothing else saw" in en

@@ -12,10 +12,12 @@ from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _t
 from django.views.decorators.http import require_POST
 
 from gongzhi.alerts import services
+from gongzhi.alerts.reasons import localize
 from gongzhi.alerts.models import ACTIVE_STATES, Alarm, DownstreamWarning, RuleKind, Severity, WarningState
 from gongzhi.observations.models import QC_INVALIDATING, Observation
 from gongzhi.sharing import policy
@@ -96,6 +98,7 @@ def alarm_detail(request, pk: int):
         "can_handle": policy.can_handle_alarm(user, alarm), "map_data": map_data,
         "downstream": alarm.evidence.get("downstream", []),
         "evidence": {k: v for k, v in alarm.evidence.items() if k != "downstream"},
+        "verdict_reasons": [localize(r, get_language()) for r in (alarm.evidence.get("verdict") or {}).get("reasons", [])],
     })
 
 
