@@ -671,45 +671,29 @@ def _parse_fast(seg: str) -> Message | None:
         pnum, pno = int(pnum_text), int(pno_text)
         if pno > pnum or not flag & 2:
             return None
-    fields: dict[str, str] = {}
-    raw: list[tuple[str, str, str]] = []
-    flags: dict[str, str] = {}
-    eflags: dict[str, str] = {}
-    seen: set[str] = set()
     cp = seg[i + 5 : j]
     if cp:
-        # ';' between factors and ',' between the items of one factor: for the fast path both
-        # just separate items (an empty item still fails the '=' test below)
-        info = _FAST_KEYS
-        for item in (cp.replace(",", ";") if "," in cp else cp).split(";"):
-            key, eq, value = item.partition("=")
-            if not eq:
+        # ';' between factors and ',' between the items of one factor: here both just separate
+        # items. Split on '=' too and the names and values alternate; joining them back must give
+        # the CP again (exactly one '=' per item), else the general parser decides.
+        items = cp.replace(",", ";") if "," in cp else cp
+        parts = items.replace("=", ";").split(";")
+        keys = tuple(parts[0::2])
+        vals = parts[1::2]
+        if len(keys) != len(vals) or ";".join(map(_EQ_JOIN, zip(keys, vals))) != items:
+            return None
+        shape = _CP_SHAPES.get(keys)
+        if shape is None:
+            shape = _cp_shape(keys)
+            if shape is None:
                 return None
-            k = info.get(key)
-            if k is None:
-                k = _fast_key(key)
-            what, code, suffix = k
-            if what == 1:  # a value
-                if key in seen:
-                    return None
-                seen.add(key)
-                raw.append((code, suffix, value))
-            elif what == 2:  # -Flag
-                if key in seen or value not in _DATA_FLAGS:
-                    return None
-                seen.add(key)
-                flags[code] = value
-            elif what == 3:  # -EFlag
-                if key in seen:
-                    return None
-                seen.add(key)
-                eflags[code] = value
-            elif what == 4:  # a plain field (DataTime, QnRtn, ...)
-                if key in fields:
-                    return None
-                fields[key] = value
-            else:  # a time field other than DataTime, SampleTime, unknown suffix, unusual code
+        field_slots, record_slots, flag_slots = shape
+        for k in flag_slots:
+            if vals[k] not in _DATA_FLAGS:
                 return None
+        fields = {key: vals[k] for k, key in field_slots}
+    else:
+        vals, fields, record_slots = [], {}, ()
     data_time = None
     dt_text = fields.get("DataTime")
     if dt_text is not None:
@@ -718,13 +702,55 @@ def _parse_fast(seg: str) -> Message | None:
         data_time = parse_time(dt_text)
         if data_time is None:
             return None
-    get_flag, get_eflag = flags.get, eflags.get
     return Message(
         cn=cn, mn=mn, st=st, qn=qn, pw=pw, flag=flag, pnum=pnum, pno=pno, rf=None, fields=fields,
-        records=[DataRecord(code, suffix, value, get_flag(code), get_eflag(code), data_time, None)
-                 for code, suffix, value in raw],
+        records=[DataRecord(code, suffix, vals[k], None if f < 0 else vals[f], None if e < 0 else vals[e],
+                            data_time, None)
+                 for k, code, suffix, f, e in record_slots],
         data_time=data_time, version="2017",
     )
+
+
+#: a CP's item names in order -> (plain-field slots, value-record slots, -Flag slots), or None for
+#: a sequence the fast path leaves to the general parser. A logger sends the same names in the
+#: same order every time, so each sequence is classified once (bounded like _FAST_KEYS).
+_CP_SHAPES: dict[tuple[str, ...], tuple | None] = {}
+_EQ_JOIN = "=".join
+
+
+def _cp_shape(keys: tuple[str, ...]) -> tuple | None:
+    """Classify a CP's item names one by one: no name twice; only values of known suffixes,
+    -Flag, -EFlag and plain fields (DataTime …); anything else (a time field other than
+    DataTime, SampleTime, an unknown suffix, an unusual code) is left to the general parser."""
+    if len(_CP_SHAPES) >= 4096:
+        _CP_SHAPES.clear()
+    info = _FAST_KEYS
+    seen: set[str] = set()
+    field_slots: list[tuple[int, str]] = []
+    values: list[tuple[int, str, str]] = []
+    flag_of: dict[str, int] = {}
+    eflag_of: dict[str, int] = {}
+    flag_slots: list[int] = []
+    shape: tuple | None = None
+    for k, key in enumerate(keys):
+        what, code, suffix = info.get(key) or _fast_key(key)
+        if what == 0 or key in seen:
+            break
+        seen.add(key)
+        if what == 1:
+            values.append((k, code, suffix))
+        elif what == 2:
+            flag_of[code] = k
+            flag_slots.append(k)
+        elif what == 3:
+            eflag_of[code] = k
+        else:
+            field_slots.append((k, key))
+    else:
+        records = tuple((k, code, suffix, flag_of.get(code, -1), eflag_of.get(code, -1)) for k, code, suffix in values)
+        shape = (tuple(field_slots), records, tuple(flag_slots))
+    _CP_SHAPES[keys] = shape
+    return shape
 
 
 def _subpacket_number(hdr: dict[str, str], name: str, devs: dict[str, str]) -> int | None:
