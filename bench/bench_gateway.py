@@ -174,8 +174,11 @@ def _prepare_pg(url: str) -> None:
         c.execute(f'CREATE DATABASE "{cfg.name}"')
 
 
-def _start_gateway(env: dict, workers: int | None = None) -> tuple[subprocess.Popen, int, int]:
+def _start_gateway(env: dict, workers: int | None = None, max_wait_ms: float | None = None
+                   ) -> tuple[subprocess.Popen, int, int]:
     extra = ["--workers", str(workers)] if workers else []
+    if max_wait_ms is not None:
+        extra += ["--max-wait-ms", str(max_wait_ms)]
     proc = subprocess.Popen([PY, "-m", "gongzhi.cli", "gateway", "--port", "0", "--metrics-port", "0", "--no-migrate",
                              "--max-connections", "20000", *extra], env=env, stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
@@ -388,7 +391,7 @@ def bench_db(name: str, url: str, a) -> dict:
                    env=env, check=True, capture_output=True)
     print(f"  [{name}] store and {a.devices} devices ready in {time.perf_counter() - t0:.1f} s", flush=True)
     res: dict = {}
-    proc, port, mport = _start_gateway(env, a.workers)
+    proc, port, mport = _start_gateway(env, a.workers, a.max_wait_ms)
     try:
         common = ["--connections", str(a.connections), "--devices", str(a.devices), "--factors", str(a.factors),
                   "--duration", str(a.duration)]
@@ -468,7 +471,7 @@ def bench_db(name: str, url: str, a) -> dict:
         print(f"  [{name}] raw COPY of the same rows into the store itself (as the runs left it, rolled back): "
               f"{store:.0f} rows/s; end to end / COPY into the store = {e2e / store:.2f}", flush=True)
     if a.idle and name == a.idle_db:
-        proc, port, _ = _start_gateway(env, a.workers)
+        proc, port, _ = _start_gateway(env, a.workers, a.max_wait_ms)
         try:
             rss0 = _rss_tree_mb(proc.pid)
             holder = subprocess.Popen([PY, __file__, "_clients", "--port", str(port), "--idle", str(a.idle)],
@@ -499,6 +502,8 @@ def main() -> int:
     p.add_argument("--rate", default="1000,2000", help="offered rates, uploads/s (comma-separated; below saturation)")
     p.add_argument("--workers", type=int, default=None, help="gateway worker processes (default: the gateway's)")
     p.add_argument("--duration", type=float, default=10)
+    p.add_argument("--max-wait-ms", type=float, default=None,
+                   help="passed to the gateway: a batch fill timer (default: the gateway's, none)")
     p.add_argument("--no-burst", dest="burst", action="store_false",
                    help="skip the top-of-the-hour run (all connections sending in the same instant)")
     p.add_argument("--idle", type=int, default=5000)
