@@ -78,3 +78,26 @@ def copy_bytes(cursor, statement: str, lines: list[bytes], chunk: int = 1 << 20)
                 buf, size = [], 0
         if buf:
             cp.write(b"".join(buf))
+
+
+def copy_binary(rows) -> bytes:
+    """Observation rows ``(series, time, value, vmin, vmax, total, flag, qc, source, received,
+    packet)`` in PostgreSQL's binary COPY format, formatted before any clock starts (the format
+    the store's write path uses): int8, timestamptz as microseconds from 2000-01-01, float8,
+    text, int4, int2; None → NULL."""
+    import datetime as dt
+    import struct
+
+    pg_epoch = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+    one_us = dt.timedelta(microseconds=1)
+    null = struct.pack(">i", -1)
+    out = [b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)]
+    for sid, t, v, lo, hi, total, flag, qc, src, rec, pid in rows:
+        parts = [struct.pack(">hiqiq", 11, 8, sid, 8, (t - pg_epoch) // one_us)]
+        parts += [null if x is None else struct.pack(">id", 8, float(x)) for x in (v, lo, hi, total)]
+        fb = (flag or "").encode()
+        parts += [struct.pack(">i", len(fb)), fb, struct.pack(">iiihiq", 4, qc, 2, src, 8, (rec - pg_epoch) // one_us),
+                  null if pid is None else struct.pack(">iq", 8, pid)]
+        out.append(b"".join(parts))
+    out.append(struct.pack(">h", -1))
+    return b"".join(out)

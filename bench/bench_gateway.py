@@ -26,8 +26,9 @@ Measured:
    values-stored counter);
 3. PostgreSQL only, the limit: ``COPY`` of the same number of rows (a) into
    a new, empty table shaped like the observation table (primary key and
-   indexes included), two ways: COPY text formatted before the clock starts and
-   COPY with psycopg's ``write_row``, the faster taken; (b) into the observation
+   indexes included), three ways: COPY text and binary COPY formatted before the
+   clock starts, and COPY with psycopg's ``write_row``, the fastest taken (the
+   gateway writes binary COPY); (b) binary COPY into the observation
    table itself as the runs left it, in a transaction rolled back (the limit of
    writing these rows into this store: its size and index, which an empty
    table does not have); both reported as ratios end-to-end / COPY;
@@ -295,7 +296,7 @@ def _wait_idle(mport: int, timeout: float = 300.0) -> float:
     raise RuntimeError("the gateway did not become idle")
 
 
-def copy_limit(url: str, rows: int, *, preformatted: bool = True, into: str = "scratch") -> float:
+def copy_limit(url: str, rows: int, *, how: str = "text", into: str = "scratch") -> float:
     """Rows/s of a plain COPY of observation rows, the physical limit of the bulk write.
 
     ``into="scratch"``: into a new, empty table shaped like the observation table (its primary
@@ -304,13 +305,14 @@ def copy_limit(url: str, rows: int, *, preformatted: bool = True, into: str = "s
     index, the bench's own series), in a transaction that is rolled back: the limit of writing
     these rows into this store, the table the gateway writes into.
 
-    ``preformatted``: COPY text formatted before the clock starts (what the server does with
-    the rows); otherwise psycopg's ``write_row`` formats them (a client-side peer)."""
+    ``how``: ``text`` or ``binary`` — COPY data formatted before the clock starts (what the
+    server does with the rows), in either format; ``write_row`` — psycopg formats them (a
+    client-side peer)."""
     import datetime as dt
 
     import psycopg
 
-    from _common import copy_bytes, copy_text
+    from _common import copy_binary, copy_bytes, copy_text
     from gongzhi.config import parse_database_url
 
     cfg = parse_database_url(url)
@@ -334,12 +336,17 @@ def copy_limit(url: str, rows: int, *, preformatted: bool = True, into: str = "s
         n = len(sids)
         data = [(sids[i % n], base + dt.timedelta(hours=i // n), 1.5, 0.1, 9.9, None, "N", 0, 1, now, i)
                 for i in range(rows)]
-        lines = copy_text(data) if preformatted else None
-        statement = f"COPY {table} {columns} FROM STDIN"
+        lines = copy_text(data) if how == "text" else None
+        binary = copy_binary(data) if how == "binary" else None
+        statement = f"COPY {table} {columns} FROM STDIN" + (" (FORMAT BINARY)" if how == "binary" else "")
         t0 = time.perf_counter()
         with c.cursor() as cur:
-            if preformatted:
+            if how == "text":
                 copy_bytes(cur, statement, lines)
+            elif how == "binary":
+                with cur.copy(statement) as cp:
+                    for i in range(0, len(binary), 1 << 20):
+                        cp.write(binary[i : i + (1 << 20)])
             else:
                 with cur.copy(statement) as cp:
                     for r in data:
@@ -459,17 +466,19 @@ def bench_db(name: str, url: str, a) -> dict:
     if name == "postgresql":
         rows = int(max(res["max"]["values_stored"], 100000))
         pre = copy_limit(url, rows)
-        peer = copy_limit(url, rows, preformatted=False)
-        store = copy_limit(url, rows, into="store")
-        rate = max(pre, peer)  # the best case: the faster of the two ways to COPY into an empty table
+        binary = copy_limit(url, rows, how="binary")
+        peer = copy_limit(url, rows, how="write_row")
+        store = copy_limit(url, rows, how="binary", into="store")
+        rate = max(pre, binary, peer)  # the best case: the fastest way to COPY into an empty table
         e2e = res["max"]["values_per_s"]
-        res.update(copy_rows_per_s=rate, copy_preformatted_per_s=pre, copy_write_row_per_s=peer,
-                   copy_store_per_s=store, ratio_copy=e2e / rate, ratio_copy_store=e2e / store)
-        print(f"  [{name}] raw COPY of {rows} rows into an empty table shaped like the store: {pre:.0f} rows/s "
-              f"formatted in advance, {peer:.0f} rows/s with psycopg write_row; end to end / COPY (the faster) = "
-              f"{e2e / rate:.2f}", flush=True)
-        print(f"  [{name}] raw COPY of the same rows into the store itself (as the runs left it, rolled back): "
-              f"{store:.0f} rows/s; end to end / COPY into the store = {e2e / store:.2f}", flush=True)
+        res.update(copy_rows_per_s=rate, copy_preformatted_per_s=pre, copy_binary_per_s=binary,
+                   copy_write_row_per_s=peer, copy_store_per_s=store, ratio_copy=e2e / rate,
+                   ratio_copy_store=e2e / store)
+        print(f"  [{name}] raw COPY of {rows} rows into an empty table shaped like the store: {pre:.0f} rows/s as "
+              f"text formatted in advance, {binary:.0f} rows/s binary formatted in advance, {peer:.0f} rows/s with "
+              f"psycopg write_row; end to end / COPY (the fastest) = {e2e / rate:.2f}", flush=True)
+        print(f"  [{name}] raw binary COPY of the same rows into the store itself (as the runs left it, rolled "
+              f"back): {store:.0f} rows/s; end to end / COPY into the store = {e2e / store:.2f}", flush=True)
     if a.idle and name == a.idle_db:
         proc, port, _ = _start_gateway(env, a.workers, a.max_wait_ms)
         try:

@@ -186,3 +186,28 @@ def test_correction_refused(registry, series_id, who, kwargs, message):
 def test_correction_of_a_value_never_stored_is_refused(registry, series_id):
     with pytest.raises(obs.ReviewError, match="no stored value"):
         obs.revise(series=Series.objects.get(pk=series_id), time=t(5), user=registry["users"]["qp_monitor"], reason="x", value=1)
+
+
+def test_the_shapes_of_gateway_rows_round_trip_exactly(registry, series_id):
+    """The gateway's two row shapes (an hourly value with its minimum and maximum; a value alone),
+    each with a packet id and flags of 0-2 characters, and a time before 2000 and one with
+    microseconds, come back exactly (PostgreSQL writes them as binary COPY, times counted from
+    2000-01-01)."""
+    utc = dt.timezone.utc
+    before_2000 = dt.datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=utc)
+    odd_micro = dt.datetime(2026, 5, 1, 3, 0, 0, 123457, tzinfo=utc)
+    rows = [(series_id, t(1), 1.25, "N", 0, 0.5, 2.5, None, 11),
+            (series_id, t(2), 3.5, "", 8, None, None, None, 12),
+            (series_id, t(3), -4.5e-7, "Md", 2, None, None, None, 13),
+            (series_id, before_2000, 5.5, "N", 0, 1.0, 9.0, None, 14),
+            (series_id, odd_micro, 0.1 + 0.2, "T", 1 << 20, 0.1, 0.7, None, 2**40)]
+    assert obs.write_observations(rows, source=Source.PARTNER).inserted == 5
+    got = {o.time: (o.value, o.flag, o.qc, o.vmin, o.vmax, o.total, o.packet_id, o.source)
+           for o in Observation.objects.filter(series_id=series_id)}
+    assert got == {
+        t(1): (1.25, "N", 0, 0.5, 2.5, None, 11, Source.PARTNER),
+        t(2): (3.5, "", 8, None, None, None, 12, Source.PARTNER),
+        t(3): (-4.5e-7, "Md", 2, None, None, None, 13, Source.PARTNER),
+        before_2000: (5.5, "N", 0, 1.0, 9.0, None, 14, Source.PARTNER),
+        odd_micro: (0.1 + 0.2, "T", 1 << 20, 0.1, 0.7, None, 2**40, Source.PARTNER),
+    }
