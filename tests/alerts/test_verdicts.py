@@ -231,3 +231,21 @@ def test_the_detail_page_names_the_inherited_verdict(client, region):
     client.post("/i18n/setlang/", {"language": "en", "next": "/alerts/"})
     en = client.get(f"/alerts/{alarm.pk}/").content.decode()
     assert f"the verdict of value alarm #{value_alarm.pk} in this period" in en and "nothing else saw" in en
+
+
+def test_of_several_value_alarms_the_one_on_the_finest_data_gives_the_verdict(region):
+    """A discharge raised a real-time alarm judged EVENT and, on the station's hourly series, an
+    alarm judged FAULT from one hourly value: the hour mean's alarm follows the real-time one
+    (more samples), and warns downstream."""
+    value_alarm = station(region, signature=True)  # real-time: EVENT
+    rule = value_alarm.rule
+    hour_series = series(region["up"], region["p"]["nh3_n"], kind="hour")
+    coarse, _ = services.raise_alarm(rule=rule, series=hour_series, data="value", started_at=value_alarm.started_at,
+                                     value=2.0, limit=1.0, now=value_alarm.raised_at)
+    coarse.evidence = {**coarse.evidence, "verdict": {"verdict": "FAULT", "reasons": ["one sample that came straight back"],
+                                                      "tests": ["spike"]}}
+    coarse.save(update_fields=["evidence"])
+    alarm = hour_mean_alarm(region, value_alarm.started_at)
+    v = alarm.evidence["verdict"]
+    assert (v["verdict"], v["inherited_from"]) == ("EVENT", value_alarm.pk), v
+    assert DownstreamWarning.objects.filter(alarm=alarm).exists()

@@ -155,6 +155,8 @@ def judge(alarm, *, now: dt.datetime | None = None) -> dict | None:
         return None
 
 
+#: data kinds by how much evidence a verdict on them had (finer: more samples)
+_FINENESS = {SeriesKind.REALTIME: 3, SeriesKind.MINUTE: 2, SeriesKind.HOUR: 1}
 #: how long a period an aggregate alarm's condition covers, from its start
 PERIOD = {"hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1)}
 
@@ -162,7 +164,9 @@ PERIOD = {"hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1)}
 def _inherited(alarm) -> dict | None:
     """The verdict of a value alarm on the same place and parameter that began in this aggregate
     alarm's period (or the hour before it): the mean of a period a faulty analyser spoilt is as
-    faulty as the values were. A FAULT verdict wins over an EVENT one; None when there is none."""
+    faulty as the values were. Of several, the one judged on the finest data wins (real-time,
+    then minute, then hourly values: more samples, more evidence), then a FAULT over an EVENT;
+    None when there is none."""
     from gongzhi.alerts.models import Alarm
 
     span = PERIOD.get(alarm.data)
@@ -172,13 +176,13 @@ def _inherited(alarm) -> dict | None:
     for other in (Alarm.objects.filter(data="value", parameter_id=alarm.parameter_id, site_id=alarm.site_id,
                                        outlet_id=alarm.outlet_id, started_at__gte=alarm.started_at - dt.timedelta(hours=1),
                                        started_at__lt=alarm.started_at + span)
-                  .exclude(pk=alarm.pk).order_by("-started_at").only("pk", "evidence", "started_at")):
+                  .exclude(pk=alarm.pk).select_related("series").only("pk", "evidence", "started_at", "series__kind")):
         v = (other.evidence or {}).get("verdict") or {}
         if v.get("verdict") in ("FAULT", "EVENT"):
-            found.append((v["verdict"] == "FAULT", other.started_at, other.pk, v))
+            found.append((_FINENESS.get(other.series.kind, 0), v["verdict"] == "FAULT", other.started_at, other.pk, v))
     if not found:
         return None
-    _, _, pk, v = max(found, key=lambda f: (f[0], f[1]))
+    *_, pk, v = max(found, key=lambda f: f[:3])
     return {**v, "inherited_from": pk,
             "reasons": [f"the verdict of value alarm #{pk} in this period"] + list(v.get("reasons", []))[:7]}
 
