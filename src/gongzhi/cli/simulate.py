@@ -91,6 +91,13 @@ def run_backfill(*, days: float, config=None, devices: int | None = None, prefix
     t0 = time.perf_counter()
     report = backfill(days=days, config=config, mns=mns, progress=progress_printer(prefix))
     print()
+    if report.end is not None and report.state:  # live loggers started next continue the values
+        from django.conf import settings
+
+        from gongzhi.simulator import SimConfig
+        from gongzhi.simulator.loggers import save_state
+
+        save_state(settings.DATA_DIR, end=report.end, seed=(config or SimConfig()).seed, state=report.state)
     if not report.devices:
         print(f"{prefix}: no enabled devices in the registry (load the demo region first: gongzhi demo --no-serve)")
         return 1
@@ -123,7 +130,11 @@ def live_loggers(*, host: str, port: int, devices: int | None = None, speed: flo
     if config.demo_episodes:
         for line in sim.demo_schedule(config.demo_anchor):
             print(f"gongzhi simulate: {line}", flush=True)
-    source = LiveSource(sim, now)
+    from django.conf import settings
+
+    from gongzhi.simulator.loggers import load_state
+
+    source = LiveSource(sim, now, state=load_state(settings.DATA_DIR, start=now, seed=config.seed))
     return [VirtualLogger(s, source, host, port, speed=speed, seed=config.seed, clock_offset_s=clock_offset)
             for s in specs]
 

@@ -49,6 +49,8 @@ class BackfillReport:
     end: dt.datetime | None = None
     labels: int = 0
     skipped_codes: list[str] = field(default_factory=list)
+    #: the generator's noise state at ``end``: live loggers started then continue from it
+    state: dict = field(default_factory=dict, repr=False)
 
     @property
     def total_s(self) -> float:
@@ -201,7 +203,7 @@ def backfill(*, days: float = 365, end: dt.datetime | None = None, config: SimCo
         ce = min(end, cs + dt.timedelta(days=chunk_days))
         t0 = time.perf_counter()
         result = sim.generate(cs, ce, 3600, state=state, episodes=episodes)
-        state = result.state
+        state = report.state = result.state
         report.labels += len(result.events)
         n = int((ce - cs).total_seconds() // 3600)
         times = [cs + i * HOUR for i in range(n)]

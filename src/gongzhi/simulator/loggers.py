@@ -65,11 +65,14 @@ class LiveSource:
     """Hourly values of every device, generated a day at a time (noise continues across days),
     and the labels of what was injected. Shared by all the loggers of a process."""
 
-    def __init__(self, sim: Simulator, start: dt.datetime) -> None:
+    def __init__(self, sim: Simulator, start: dt.datetime, *, state: dict | None = None) -> None:
+        """``state``: the generator's noise state where the values should continue from (a
+        back-fill's, :func:`load_state`); without it every slow signal starts from a fresh draw
+        and steps at ``start``, which the alarm rules and the verdicts would see as a change."""
         self.sim = sim
         self.chunk_start = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         self.result: SimulationResult | None = None
-        self.state: dict = {}
+        self.state: dict = dict(state or {})
         self.episodes: dict[str, Episode] = {}
         self.events: list[LabelledEvent] = []
         self._advance(self.chunk_start)
@@ -493,3 +496,43 @@ def pick_devices(specs: Sequence, n: int | None) -> list:
             if q and len(out) < n:
                 out.append(q.popleft())
     return out
+
+
+# --- hand-over from a back-fill to live loggers --------------------------------------------------
+
+STATE_FILE = "simulator-state.json"
+#: a back-fill older than this is not continued (after a long pause a fresh start is as good)
+STATE_MAX_AGE = dt.timedelta(hours=6)
+
+
+def save_state(directory, *, end: dt.datetime, seed: int, state: dict) -> None:
+    """Keep a back-fill's final noise state (``end``, the generator ``seed``) in ``directory``."""
+    import json
+    from pathlib import Path
+
+    data = {"end": end.astimezone(UTC).isoformat(), "seed": seed,
+            "state": [[list(k), float(v)] for k, v in state.items()]}
+    path = Path(directory) / STATE_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data), encoding="utf-8")
+    tmp.replace(path)
+
+
+def load_state(directory, *, start: dt.datetime, seed: int) -> dict | None:
+    """The saved state if it was made with ``seed`` and ends at most :data:`STATE_MAX_AGE`
+    before ``start``'s hour (a live start right after its back-fill); otherwise None."""
+    import json
+    from pathlib import Path
+
+    path = Path(directory) / STATE_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        end = dt.datetime.fromisoformat(data["end"])
+        if data["seed"] != seed:
+            return None
+        hour = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        if not dt.timedelta(0) <= hour - end <= STATE_MAX_AGE:
+            return None
+        return {tuple(k): float(v) for k, v in data["state"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
