@@ -761,7 +761,7 @@ def _insert(model, columns: tuple[str, ...], rows: list[tuple], *, ignore_confli
                 raw.execute("RELEASE SAVEPOINT gongzhi_ingest_copy")
                 return
             arrays = ", ".join(f"%s::{model._meta.get_field(c).db_type(connection)}[]" for c in columns)
-            with _server_cursor() as scur:
+            with obs.server_cursor() as scur:
                 scur.execute(f"INSERT INTO {table} ({cols}) SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING",
                              [list(col) for col in zip(*rows)])
             return
@@ -818,7 +818,7 @@ def _seen_keys(pairs: set[tuple[str, str]]) -> set[tuple]:
     if connection.vendor == "postgresql":
         mns, qns = zip(*pairs)
         # two array parameters bound by the server, not 2 x 500 values quoted by the client
-        with _server_cursor() as cur:
+        with obs.server_cursor() as cur:
             cur.execute(f"SELECT a.mn, a.qn, a.cn, a.pno FROM {table} a"
                         " JOIN unnest(%s::text[], %s::text[]) AS k(mn, qn) ON a.mn = k.mn AND a.qn = k.qn",
                         [list(mns), list(qns)])
@@ -835,15 +835,6 @@ def _seen_keys(pairs: set[tuple[str, str]]) -> set[tuple]:
                         [v for pair in chunk for v in pair])
             seen.update(cur.fetchall())
     return seen
-
-
-def _server_cursor():
-    """A psycopg cursor with server-side parameter binding on Django's connection (same session and
-    transaction). Django's own cursor binds client-side, quoting every array element in Python."""
-    import psycopg
-
-    connection.ensure_connection()
-    return psycopg.Cursor(connection.connection)
 
 
 # Any Device saved or deleted in this process drops every pipeline's device cache at once;

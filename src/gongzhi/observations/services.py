@@ -263,7 +263,7 @@ OPTIMISTIC_BACKOFF = 16
 _optimistic = threading.local()
 
 _NULL = "\\N"  # NULL in COPY text
-COPY_ESCAPES = _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 def copy_text(value) -> str:
@@ -271,7 +271,7 @@ def copy_text(value) -> str:
     if value is None:
         return "\\N"
     if isinstance(value, str):
-        return value.translate(_COPY_ESCAPES)
+        return value.translate(COPY_ESCAPES)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return "\\\\x" + bytes(value).hex()
     if isinstance(value, dt.datetime):
@@ -512,22 +512,20 @@ def apply_pending_changes(*, limit: int = 500) -> int:
                 # move (no recompute can see this transaction half applied). One mark per
                 # write cost a 5,000-row upsert per gateway batch.
                 newest: dict[int, tuple] = {}
-                touched_series: set[int] = set()
-                writes = []
+                touched: set[tuple[int, int]] = set()
                 for _id, payload in batch:
                     data = json.loads(payload)
                     if "t" in data:
                         flat = data["t"]
-                        pairs = list(zip(flat[0::2], flat[1::2]))
+                        touched.update(zip(flat[0::2], flat[1::2]))
                     else:  # written before the outbox held only hours: newest values included
-                        pairs = [tuple(x) for x in data["h"]]
+                        touched.update(tuple(x) for x in data["h"])
                         for sid, key, value, flag, qc in data["l"]:
                             if sid not in newest or key > newest[sid][0]:
                                 newest[sid] = (key, value, flag, qc, data["r"])
-                    writes.append(pairs)
-                    touched_series.update(sid for sid, _ in pairs)
+                touched_series = {sid for sid, _ in touched}
                 kinds = _kinds_of(touched_series)
-                _mark_dirty_hours({(sid, _dirty_hour(hour, kinds[sid])) for pairs in writes for sid, hour in pairs})
+                _mark_dirty_hours({(sid, _dirty_hour(hour, kinds[sid])) for sid, hour in touched})
                 for sid, row in _newest_stored(cur, touched_series).items():
                     if sid not in newest or row[0] >= newest[sid][0]:
                         newest[sid] = row
@@ -549,22 +547,25 @@ def _newest_stored(cur, series_ids: Iterable[int]) -> dict[int, tuple]:
     for i in range(0, len(ids), 2000):
         part = ids[i : i + 2000]
         if pg:
-            cur.execute(
-                f"SELECT s.id, o.time, o.value, o.flag, o.qc, o.received FROM unnest(%s::bigint[]) AS s(id)"
-                f" CROSS JOIN LATERAL (SELECT time, value, flag, qc, received FROM {table}"
-                " WHERE series_id = s.id ORDER BY time DESC LIMIT 1) AS o", [part])
+            with server_cursor() as pc:
+                pc.execute(
+                    f"SELECT s.id, o.time, o.value, o.flag, o.qc, o.received FROM unnest(%s::bigint[]) AS s(id)"
+                    f" CROSS JOIN LATERAL (SELECT time, value, flag, qc, received FROM {table}"
+                    " WHERE series_id = s.id ORDER BY time DESC LIMIT 1) AS o", [part])
+                found = pc.fetchall()
         else:
             marks = ", ".join(["%s"] * len(part))
             cur.execute(
                 f"SELECT o.series_id, o.time, o.value, o.flag, o.qc, o.received FROM {table} o"
                 f" WHERE o.series_id IN ({marks}) AND o.time = (SELECT max(m.time) FROM {table} m"
                 " WHERE m.series_id = o.series_id)", part)
-        for sid, t, value, flag, qc, rec in cur.fetchall():
+            found = cur.fetchall()
+        for sid, t, value, flag, qc, rec in found:
             out[sid] = (_epoch_us(_as_aware(t)), value, flag, qc, _epoch_us(_as_aware(rec)))
     return out
 
 
-def _pg_cursor():
+def server_cursor():
     """A psycopg cursor with server-side binding on Django's connection (same session and
     transaction): a few array parameters instead of thousands of ``%s`` that the client-side
     binding of Django's cursor would parse and quote one by one."""
@@ -583,7 +584,7 @@ def _upsert_latest(cur, newest: dict[int, tuple]) -> None:
                   f" WHERE {LATEST_TABLE}.time < excluded.time")
     if connection.vendor == "postgresql":
         cols = list(zip(*((sid, key, value, flag, qc, rec) for sid, (key, value, flag, qc, rec) in items)))
-        with _pg_cursor() as pc:
+        with server_cursor() as pc:
             pc.execute(
                 f"INSERT INTO {LATEST_TABLE} (series_id, time, value, flag, qc, received)"
                 " SELECT s, timestamptz 'epoch' + t * interval '1 microsecond', v, f, q,"
@@ -618,7 +619,7 @@ def _mark_dirty_hours(pairs: set[tuple[int, int]]) -> int:
         return 0
     if connection.vendor == "postgresql":
         sids, hours = zip(*keys)
-        with _pg_cursor() as pc:
+        with server_cursor() as pc:
             pc.execute(
                 f"INSERT INTO {DIRTY_TABLE} (series_id, start, \"end\", version)"
                 " SELECT s, timestamptz 'epoch' + h * interval '1 hour', timestamptz 'epoch' + (h + 1) * interval '1 hour', 1"

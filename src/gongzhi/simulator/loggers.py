@@ -26,10 +26,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import datetime as dt
+import json
 import logging
 import math
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -507,9 +509,6 @@ STATE_MAX_AGE = dt.timedelta(hours=6)
 
 def save_state(directory, *, end: dt.datetime, seed: int, state: dict) -> None:
     """Keep a back-fill's final noise state (``end``, the generator ``seed``) in ``directory``."""
-    import json
-    from pathlib import Path
-
     data = {"end": end.astimezone(UTC).isoformat(), "seed": seed,
             "state": [[list(k), float(v)] for k, v in state.items()]}
     path = Path(directory) / STATE_FILE
@@ -521,9 +520,6 @@ def save_state(directory, *, end: dt.datetime, seed: int, state: dict) -> None:
 def load_state(directory, *, start: dt.datetime, seed: int) -> dict | None:
     """The saved state if it was made with ``seed`` and ends at most :data:`STATE_MAX_AGE`
     before ``start``'s hour (a live start right after its back-fill); otherwise None."""
-    import json
-    from pathlib import Path
-
     path = Path(directory) / STATE_FILE
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
