@@ -377,21 +377,56 @@ def test_a_fresh_pipeline_loads_the_series_of_all_loggers_of_a_batch_in_one_quer
     assert Series.objects.count() == series_before
 
 
-def test_archive_copy_lines_escape_exactly_like_copy_text():
-    """The archive's COPY formatter (inline, cached) writes what PostgreSQL's COPY text format
-    needs for every field type of the archive and key tables: tabs, newlines and backslashes in
-    strings escaped, bytes as \\x hex, NULL as \\N, booleans as t/f."""
-    from gongzhi.ingest.pipeline import _copy_lines
+@pytest.mark.django_db
+def test_archive_rows_with_awkward_content_are_stored_exactly():
+    """The archive's bulk insert (binary COPY on PostgreSQL, executemany on SQLite) stores every
+    field of the archive and key tables as given: tabs, newlines, backslashes and Chinese in
+    strings, NUL and CR/LF bytes in the packet, NULL, ids beyond 32 bits, a time before 2000
+    and one with microseconds."""
+    from gongzhi.ingest.pipeline import KEY_COLUMNS, RAW_COLUMNS, _insert
 
-    t = dt.datetime(2026, 12, 5, 10, 0, 0, 123456, tzinfo=dt.timezone.utc)
+    t1 = dt.datetime(2026, 12, 5, 10, 0, 0, 123457, tzinfo=dt.timezone.utc)
+    t0 = dt.datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone.utc)
     rows = [
-        (1, t, "10.0.0.1:5555", "MN\twith\ttab", "Q\\N", "2061", 0, b"##\x00\r\n\\", "accepted", "", "line1\nline2",
-         20, 0, None, True),
-        (2, t, "10.0.0.1:5555", "MN\twith\ttab", "", "2061", 3, b"", "quarantined", "bad_password", "\r", 0, 0, 7,
-         False),
+        (2**40, t1, "10.0.0.1:5555", "MN\twith\ttab", "Q\\N", "2061", 0, b"##\x00\r\n\\", "accepted", "",
+         "line1\nline2 吴淞江", 20, 0),
+        (2**40 + 1, t0, "", "", "", "", 3, b"", "quarantined", "bad_password", "\r", 0, 7),
     ]
-    expected = "".join("\t".join(obs.copy_text(v) for v in r) + "\n" for r in rows).encode()
-    assert _copy_lines(rows) == expected
-    first = expected.split(b"\n")[0].split(b"\t")
-    assert first[3] == b"MN\\twith\\ttab" and first[4] == b"Q\\\\N" and first[7] == b"\\\\x2323000d0a5c"
-    assert first[10] == b"line1\\nline2" and first[13] == b"\\N" and first[14] == b"t"
+    _insert(RawPacket, RAW_COLUMNS, rows)
+    got = {r.pk: r for r in RawPacket.objects.filter(pk__gte=2**40)}
+    for row in rows:
+        r = got[row[0]]
+        assert (r.pk, r.received, r.peer, r.mn, r.qn, r.cn, r.pno, bytes(r.raw), r.verdict, r.reason, r.detail,
+                r.values_stored, r.values_duplicate) == row
+    keys = [("MN\t1", "20261205100000123", "2061", 2, 2**40, t1), ("MN2", "Q", "9014", 0, None, t0)]
+    _insert(AcceptedPacket, KEY_COLUMNS, keys, ignore_conflicts=True)
+    _insert(AcceptedPacket, KEY_COLUMNS, keys, ignore_conflicts=True)  # again: nothing twice, no error
+    assert sorted(AcceptedPacket.objects.values_list(*KEY_COLUMNS)) == sorted(keys)
+
+
+def test_binary_copy_writes_postgresql_binary_format():
+    """obs.binary_copy against PostgreSQL's binary COPY layout (protocol docs, "Binary
+    Format"): the 11-byte signature, flags and extension length, then per row an int16 field
+    count and per field an int32 length (-1 for NULL) and the bytes in network order;
+    timestamps as int64 microseconds since 2000-01-01 UTC; an int16 -1 at the end."""
+    import struct
+
+    t = dt.datetime(2000, 1, 1, 0, 0, 1, tzinfo=dt.timezone.utc)
+    data = obs.binary_copy([(7, t, "水", b"\x00\xff", None, 3, 1.5, True)], "qtsbsid?")
+    assert data[:19] == b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+    assert data[-2:] == b"\xff\xff"
+    body = data[19:-2]
+    assert struct.unpack_from(">h", body)[0] == 8
+    pos, fields = 2, []
+    while pos < len(body):
+        n = struct.unpack_from(">i", body, pos)[0]
+        pos += 4
+        fields.append(None if n < 0 else body[pos:pos + n])
+        pos += max(n, 0)
+    assert fields == [struct.pack(">q", 7), struct.pack(">q", 1_000_000), "水".encode(), b"\x00\xff", None,
+                      struct.pack(">i", 3), struct.pack(">d", 1.5), b"\x01"]
+    with pytest.raises(ValueError, match="2 fields for 3 columns"):
+        obs.binary_copy([(1, 2)], "qqq")
+    assert obs.binary_copy_kinds(RawPacket, ["id", "received", "pno", "raw", "detail"]) == "qtibs"
+    with pytest.raises(ValueError, match="no encoder"):
+        obs.binary_copy_kinds(Series, ["parameter"])
