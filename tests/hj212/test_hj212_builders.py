@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gongzhi.hj212 import (
     CST,
@@ -160,3 +162,15 @@ def test_frame_options():
         frame("x", crc="crc32")
     (event,) = Decoder().feed(frame("QN=1", length=4))
     assert event.code == "bad_segment"
+
+
+@given(qn=st.one_of(st.none(), st.text(max_size=20)), pw=st.one_of(st.none(), st.text(max_size=10)),
+       mn=st.text(max_size=24), version=st.sampled_from([None, "2005", "2017", "2025", "1999"]))
+@settings(max_examples=300, deadline=None)
+def test_the_gateways_data_ack_is_the_general_9014_reply(qn, pw, mn, version):
+    """build_data_ack's one-format path gives byte for byte what build_reply(…, "9014") gives,
+    for any QN, PW and MN text (Chinese, separators, none) and any version."""
+    from gongzhi.hj212 import Message, build_data_ack, build_reply
+
+    m = Message(cn="2061", mn=mn, st="32", qn=qn, pw=pw, flag=5, version=version)
+    assert build_data_ack(m) == build_reply(m, "9014")

@@ -3,6 +3,8 @@
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gongzhi.hj212 import Decoder, Packet, build_data_ack, build_qn_reply, frame
 from gongzhi.ingest.models import AcceptedPacket, RawPacket
@@ -430,3 +432,61 @@ def test_binary_copy_writes_postgresql_binary_format():
     assert obs.binary_copy_kinds(RawPacket, ["id", "received", "pno", "raw", "detail"]) == "qtibs"
     with pytest.raises(ValueError, match="no encoder"):
         obs.binary_copy_kinds(Series, ["parameter"])
+
+
+_SUFFIXES = ["Rtd", "Avg", "Data", "Min", "Max", "Cou", "ZsAvg", "ZsRtd", "Flag", "EFlag"]
+_TEXTS = ["1.5", "-0", "7.10", "1e5", "nan", "inf", "1_000", "", "..", "N"]
+
+
+@given(factors=st.dictionaries(st.sampled_from(["w01018", "w21003", "a34004", "w00000", "e70101"]),
+                               st.dictionaries(st.sampled_from(_SUFFIXES), st.sampled_from(_TEXTS), min_size=1,
+                                               max_size=6),
+                               min_size=1, max_size=5),
+       flags=st.lists(st.sampled_from(["N", "D", "M", "T"]), min_size=5, max_size=5),
+       cn=st.sampled_from(["2011", "2051", "2061", "2031"]))
+@settings(max_examples=300, deadline=None)
+def test_values_of_a_fast_path_message_are_read_as_from_its_records(factors, flags, cn):
+    """The pipeline reads a fast-path message's values through a plan made once per CP shape
+    (no DataRecord per value); for every shape and kind it gives the same (code, flag, value,
+    min, max, total, Zs) per factor as reading the general parser's records."""
+    from hypothesis import assume
+
+    from gongzhi.hj212 import CompactMessage, build_segment, parse_segment
+    from gongzhi.ingest.pipeline import _entries, _entries_of_shape
+
+    for (code, items), flag in zip(factors.items(), flags):
+        if "Flag" in items:
+            items["Flag"] = flag
+    cp = "DataTime=20261205100000;" + ";".join(",".join(f"{c}-{s}={v}" for s, v in items.items())
+                                               for c, items in factors.items())
+    segment = build_segment(qn="20261205100000123", st="32", cn=cn, pw="123456", mn="GZLG00000000000000000003",
+                            flag=5, cp=cp)
+    fast = parse_segment(segment)
+    assume(type(fast) is CompactMessage)  # a value text the fast path leaves to the general parser
+    general = parse_segment(segment, fast=False)
+    for realtime in (True, False):
+        expected = _entries(general.records, realtime)
+        assert _entries_of_shape(fast.cp_shape, fast.cp_values, realtime) == expected
+        assert _entries_of_shape(fast.cp_shape, fast.cp_values, realtime) == expected  # the plan, cached
+    assert fast.records == general.records  # and the records, when read, are the general parser's
+
+
+@pytest.mark.parametrize("cp", [
+    "w01018-Avg=1.5,w01018-Min=0.5,w01018-Max=2.5,w01018-Flag=N;w21003-Avg=nan,w21003-Flag=D",
+    "w01018-Rtd=3,w01018-Data=4;w21003-Cou=12.5;a34004-ZsAvg=7;e70101-Data=1_000,e70101-Flag=M",
+    "w00000-Avg=,w00000-Min=..,w00000-Max=1e5;w01018-Avg=-0,w01018-EFlag=A1",
+])
+def test_shapes_of_the_fast_path_are_read_as_records(cp):
+    """Handpicked shapes (min/max, Data beside Rtd, totals, Zs values only, texts that are no
+    number, EFlag) take the fast path and are read as from the general parser's records."""
+    from gongzhi.hj212 import CompactMessage, build_segment, parse_segment
+    from gongzhi.ingest.pipeline import _entries, _entries_of_shape
+
+    segment = build_segment(qn="20261205100000123", st="32", cn="2061", pw="123456", mn="GZLG00000000000000000003",
+                            flag=5, cp="DataTime=20261205100000;" + cp)
+    fast = parse_segment(segment)
+    assert type(fast) is CompactMessage
+    general = parse_segment(segment, fast=False)
+    assert type(general) is not CompactMessage and fast == general
+    for realtime in (True, False):
+        assert _entries_of_shape(fast.cp_shape, fast.cp_values, realtime) == _entries(general.records, realtime)

@@ -76,6 +76,7 @@ from .framing import (
 )
 from .messages import (
     CST,
+    CompactMessage,
     DataRecord,
     DecryptHook,
     Message,
@@ -89,7 +90,7 @@ from .reassembly import Incomplete, Reassembler, merge_parts
 __all__ = [
     # decoding
     "Decoder", "Framer", "Event", "Packet", "FramingError", "decode_packet", "parse_packet",
-    "parse_segment", "Message", "DataRecord", "DecryptHook", "is_encrypted_segment",
+    "parse_segment", "Message", "CompactMessage", "DataRecord", "DecryptHook", "is_encrypted_segment",
     "parse_time", "format_time", "CST", "DEFAULT_MAX_BUFFER",
     # reassembly
     "Reassembler", "Incomplete", "merge_parts",

@@ -307,8 +307,21 @@ def build_notify_ack(request: Message) -> bytes:
 
 
 def build_data_ack(request: Message) -> bytes:
-    """9014 data acknowledgement (echoes the QN of the packet acknowledged)."""
+    """9014 data acknowledgement (echoes the QN of the packet acknowledged).
+
+    The gateway sends one per packet: the common case (QN, PW and MN present) is one format
+    and one CRC; the same bytes as ``build_reply(request, "9014")``."""
+    qn, pw, mn = request.qn, request.pw, request.mn
+    if type(qn) is str and type(pw) is str and type(mn) is str:
+        flag = _ACK_FLAGS.get(request.version, 4)  # 2017's bits for an unknown version, as build_reply
+        seg = f"QN={qn};ST=91;CN=9014;PW={pw};MN={mn};Flag={flag};CP=&&&&".encode("utf-8")
+        if len(seg) <= 9999:
+            return b"##%04d%s%04X\r\n" % (len(seg), seg, crc16_hj212(seg))
     return build_reply(request, "9014")
+
+
+#: Flag of a reply (no A bit) by the request's version
+_ACK_FLAGS = {v: flag_for(v) for v in _VERSION_BITS}
 
 
 def build_heartbeat(*, mn: str, pw: str, qn: str | datetime, st: str = "91") -> bytes:

@@ -17,6 +17,7 @@ datetimes in UTC+08:00 (:data:`CST`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -702,13 +703,53 @@ def _parse_fast(seg: str) -> Message | None:
         data_time = parse_time(dt_text)
         if data_time is None:
             return None
-    return Message(
+    m = CompactMessage(
         cn=cn, mn=mn, st=st, qn=qn, pw=pw, flag=flag, pnum=pnum, pno=pno, rf=None, fields=fields,
-        records=[DataRecord(code, suffix, vals[k], None if f < 0 else vals[f], None if e < 0 else vals[e],
-                            data_time, None)
-                 for k, code, suffix, f, e in record_slots],
-        data_time=data_time, version="2017",
+        records=_LAZY, data_time=data_time, version="2017",
     )
+    m.cp_shape = record_slots
+    m.cp_values = vals
+    return m
+
+
+_LAZY: Any = object()  # "records: build them when first read" (CompactMessage)
+_RECORDS_SLOT = Message.__dict__["records"]  # the slot behind Message.records
+_MESSAGE_FIELDS = tuple(f.name for f in dataclasses.fields(Message) if f.compare)
+
+
+class CompactMessage(Message):
+    """A :class:`Message` of the fast path that builds its :attr:`records` when they are first
+    read: from ``cp_values`` (the CP's values as sent, in order) and ``cp_shape`` (per record
+    ``(index of its value, code, suffix, index of its -Flag or -1, index of its -EFlag or
+    -1)``). A consumer that only needs values (the gateway's pipeline) reads those two and no
+    :class:`DataRecord` is ever made; everything else sees an ordinary Message (equal to the
+    general parser's for the same segment)."""
+
+    __slots__ = ("cp_shape", "cp_values")
+
+    def _get_records(self) -> list[DataRecord]:
+        try:
+            return _RECORDS_SLOT.__get__(self)
+        except AttributeError:
+            vals, t = self.cp_values, self.data_time
+            records = [DataRecord(code, suffix, vals[k], None if f < 0 else vals[f], None if e < 0 else vals[e], t,
+                                  None)
+                       for k, code, suffix, f, e in self.cp_shape]
+            _RECORDS_SLOT.__set__(self, records)
+            return records
+
+    def _set_records(self, value: list[DataRecord]) -> None:
+        if value is not _LAZY:
+            _RECORDS_SLOT.__set__(self, value)
+
+    records = property(_get_records, _set_records)  # type: ignore[assignment]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Message):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in _MESSAGE_FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 #: a CP's item names in order -> (plain-field slots, value-record slots, -Flag slots), or None for

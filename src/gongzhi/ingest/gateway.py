@@ -1,24 +1,25 @@
 """The HJ 212 TCP gateway (数据接入网关): asyncio sockets around the sync pipeline.
 
-* one :class:`gongzhi.hj212.Decoder` per connection (buffer capped), one task
-  per connection: a slow client never delays the others, and no lock is held
-  while reading;
-* a bounded queue between the connections and the writer: when it is full the
-  readers wait in ``await queue.put`` and stop reading from their sockets
-  (TCP backpressure reaches the loggers);
+* one :class:`asyncio.Protocol` and one :class:`gongzhi.hj212.Decoder` (buffer capped) per
+  connection: the event loop hands each read straight to the connection's decoder, no task,
+  future or timer per read, and a slow client never delays the others;
+* a bounded queue between the connections and the writer: when it is full, a connection keeps
+  the packets of its last read itself and stops reading from its socket (TCP backpressure
+  reaches the loggers) until the writer has taken them;
 * ONE writer thread (Django's ORM is synchronous; the thread keeps its own
-  database connection) runs :meth:`Pipeline.process_batch` on batches of up to
-  ``max_batch`` items or ``max_wait`` seconds, one transaction each (group
-  commit).  Replies (9014 …) are written to the connections only after the
-  batch has committed;
-* idle timeout, connection limit, graceful shutdown (stop accepting, stop
-  reading, drain the queue, commit, acknowledge, close) and a Prometheus
+  database connection) runs :meth:`Pipeline.process_batch` on what queued while it was busy
+  (up to ``max_batch`` items; ``max_wait`` adds a fill timer), one transaction each (group
+  commit). Replies (9014 …) are written to the connections only after the batch has
+  committed;
+* idle timeout (a sweep, not a timer per read), connection limit, graceful shutdown (stop
+  accepting, stop reading, drain the queue, commit, acknowledge, close) and a Prometheus
   ``/metrics`` endpoint on a second port.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextlib
 import gc
@@ -37,9 +38,6 @@ from gongzhi.ingest.metrics import GatewayMetrics, serve_metrics
 
 log = logging.getLogger("gongzhi.ingest.gateway")
 
-_STOP = object()
-
-
 @dataclass
 class GatewayConfig:
     host: str = "127.0.0.1"
@@ -52,7 +50,6 @@ class GatewayConfig:
     max_batch: int = 500
     max_wait: float = 0.0
     max_buffer: int = DEFAULT_MAX_BUFFER
-    read_size: int = 65536
     #: a client that does not read its replies: close it when this many bytes are queued for it
     write_buffer_limit: int = 1 << 20
     decoder_mode: str = "tolerant"
@@ -64,20 +61,72 @@ class GatewayConfig:
     sock: Any = None
 
 
-class _Conn:
-    __slots__ = ("id", "peer", "reader", "writer", "decoder", "pending", "reading", "reader_done", "closed", "task")
+class _Conn(asyncio.Protocol):
+    """One logger's connection: decodes what it reads, queues the events for the writer."""
 
-    def __init__(self, cid: int, peer: str, reader, writer, decoder: Decoder) -> None:
-        self.id = cid
-        self.peer = peer
-        self.reader = reader
-        self.writer = writer
-        self.decoder = decoder
-        self.pending = 0  # items queued or in the writer, not yet answered
-        self.reading = False
-        self.reader_done = False
+    __slots__ = ("gw", "id", "peer", "transport", "decoder", "pending", "held", "paused", "reader_done", "closed",
+                 "last_read")
+
+    def __init__(self, gw: "Gateway") -> None:
+        self.gw = gw
+        self.id = 0
+        self.peer = ""
+        self.transport: asyncio.Transport | None = None
+        self.decoder: Decoder | None = None
+        self.pending = 0  # items queued, held or in the writer, not yet answered
+        self.held: collections.deque = collections.deque()  # items waiting for room in the queue
+        self.paused = False  # reading paused: the queue is full
+        self.reader_done = False  # end of file or connection lost: nothing more will arrive
         self.closed = False
-        self.task: asyncio.Task | None = None
+        self.last_read = 0.0
+
+    # -- asyncio.Protocol ------------------------------------------------------------------------
+
+    def connection_made(self, transport) -> None:
+        gw = self.gw
+        cfg = gw.config
+        self.transport = transport
+        if gw._closing or len(gw._conns) >= cfg.max_connections:
+            gw.metrics.connections_refused.inc()
+            self.closed = True
+            transport.close()  # polite: a FIN, not a reset; the logger retries later
+            return
+        addr = transport.get_extra_info("peername")
+        self.peer = f"{addr[0]}:{addr[1]}" if isinstance(addr, tuple) else str(addr or "")
+        self.id = next(gw._ids)
+        self.decoder = Decoder(cfg.decoder_mode, max_buffer=cfg.max_buffer)
+        self.last_read = time.monotonic()
+        transport.set_write_buffer_limits(high=cfg.write_buffer_limit)
+        gw._conns[self.id] = self
+        gw.metrics.connections_total.inc()
+        if gw._stop_reading:  # shutting down between accept and here
+            transport.pause_reading()
+
+    def data_received(self, data: bytes) -> None:
+        if self.closed:
+            return
+        self.last_read = time.monotonic()
+        self.gw.metrics.bytes_received.inc(len(data))
+        events = self.decoder.feed(data)
+        if events:
+            self.gw._enqueue(self, events)
+
+    def eof_received(self) -> bool:
+        # a packet cut short by the peer closing is archived; the socket stays open for the
+        # replies still due, and is closed once the last one is written
+        if not self.closed and not self.reader_done:
+            self.reader_done = True
+            events = self.decoder.close()
+            if events:
+                self.gw._enqueue(self, events)
+            if self.pending == 0:
+                self.gw._close(self, "eof")
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.reader_done = True
+        if not self.closed:
+            self.gw._close(self, "error" if exc is not None else "eof")
 
 
 class Gateway:
@@ -91,17 +140,24 @@ class Gateway:
     def __init__(self, config: GatewayConfig | None = None, *, processor: Callable[[list], list] | None = None) -> None:
         self.config = config or GatewayConfig()
         self._processor = processor
-        self._queue: asyncio.Queue | None = None
+        #: items for the writer: (connection, received, event, monotonic time of arrival)
+        self._queue: collections.deque = collections.deque()
+        #: connections holding items because the queue was full, in the order they filled up
+        self._waiting: collections.deque = collections.deque()
+        self._wakeup: asyncio.Future | None = None  # the batcher waits on it when the queue is empty
+        self._stopped = False  # no more batches after the queue is drained (shutdown)
+        self._stop_reading = False
         self._conns: dict[int, _Conn] = {}
         self._ids = itertools.count(1)
         self._server: asyncio.base_events.Server | None = None
         self._metrics_server: asyncio.base_events.Server | None = None
         self._batcher: asyncio.Task | None = None
+        self._sweeper: asyncio.Task | None = None
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="gongzhi-writer")
         self._closing = False
         self._closed: asyncio.Event | None = None  # created in start(), inside the loop
         self._shutdown_task: asyncio.Task | None = None
-        self.metrics = GatewayMetrics(lambda: self._queue.qsize() if self._queue else 0, lambda: len(self._conns))
+        self.metrics = GatewayMetrics(lambda: len(self._queue), lambda: len(self._conns))
         self.port: int | None = None
         self.metrics_port: int | None = None
 
@@ -109,18 +165,19 @@ class Gateway:
 
     async def start(self) -> None:
         cfg = self.config
-        self._queue = asyncio.Queue(cfg.queue_size)
+        loop = asyncio.get_running_loop()
         self._closed = asyncio.Event()
         # warm the writer: Django connection and pipeline caches are created in that thread
         await self.run_in_writer(self._writer_init)
         self._batcher = asyncio.create_task(self._batch_loop(), name="gongzhi-batcher")
+        self._sweeper = asyncio.create_task(self._sweep_idle(), name="gongzhi-idle-sweep")
         backlog = min(4096, max(128, cfg.max_connections))
+        factory = lambda: _Conn(self)  # noqa: E731
         if cfg.sock is not None:
-            self._server = await asyncio.start_server(self._handle, sock=cfg.sock, limit=cfg.read_size,
-                                                      backlog=backlog)
+            self._server = await loop.create_server(factory, sock=cfg.sock, backlog=backlog)
         else:
-            self._server = await asyncio.start_server(self._handle, cfg.host, cfg.port, limit=cfg.read_size,
-                                                      backlog=backlog, reuse_port=cfg.reuse_port or None)
+            self._server = await loop.create_server(factory, cfg.host, cfg.port, backlog=backlog,
+                                                    reuse_port=cfg.reuse_port or None)
         self.port = self._server.sockets[0].getsockname()[1]
         if cfg.metrics_port is not None:
             self._metrics_server = await serve_metrics(self.metrics, cfg.metrics_host, cfg.metrics_port)
@@ -161,25 +218,25 @@ class Gateway:
             await self._closed.wait()
             return
         self._closing = True
-        log.info("gateway shutting down: %d connection(s), %d queued", len(self._conns), self._queue.qsize())
+        log.info("gateway shutting down: %d connection(s), %d queued", len(self._conns), len(self._queue))
         if self._server is not None:
             self._server.close()
-        # readers blocked in read() hold no data: cancel them; readers putting finish their put
+        # what was read is queued or held and will be answered; what was not read stays unacked
+        self._stop_reading = True
         for c in list(self._conns.values()):
-            if c.reading and c.task is not None:
-                c.task.cancel()
-        tasks = [c.task for c in self._conns.values() if c.task is not None]
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
-        await self._queue.put(_STOP)
+            with contextlib.suppress(Exception):
+                c.transport.pause_reading()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        self._stopped = True
+        self._wake()
         if self._batcher is not None:
             await self._batcher
         # replies are written; let them flush, then close every connection
         deadline = time.monotonic() + self.config.close_timeout
         for c in list(self._conns.values()):
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(max(0.01, deadline - time.monotonic())):
-                    await c.writer.drain()
+            while c.transport.get_write_buffer_size() and time.monotonic() < deadline and not c.transport.is_closing():
+                await asyncio.sleep(0.01)
             self._close(c, "shutdown")
         if self._metrics_server is not None:
             self._metrics_server.close()
@@ -191,76 +248,74 @@ class Gateway:
 
     # -- connections ----------------------------------------------------------------------------
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        cfg = self.config
-        m = self.metrics
-        if self._closing or len(self._conns) >= cfg.max_connections:
-            m.connections_refused.inc()
-            writer.close()  # polite: a FIN, not a reset; the logger retries later
-            return
-        addr = writer.get_extra_info("peername")
-        peer = f"{addr[0]}:{addr[1]}" if isinstance(addr, tuple) else str(addr or "")
-        conn = _Conn(next(self._ids), peer, reader, writer, Decoder(cfg.decoder_mode, max_buffer=cfg.max_buffer))
-        conn.task = asyncio.current_task()
-        transport = writer.transport
-        transport.set_write_buffer_limits(high=cfg.write_buffer_limit)
-        self._conns[conn.id] = conn
-        m.connections_total.inc()
-        queue = self._queue
-        cause = "eof"
-        events: list = []
-        try:
-            while not self._closing:
-                conn.reading = True
-                try:
-                    async with asyncio.timeout(cfg.idle_timeout):
-                        data = await reader.read(cfg.read_size)
-                except TimeoutError:
-                    cause = "idle"
-                    break
-                finally:
-                    conn.reading = False
-                if not data:
-                    events = conn.decoder.close()  # a packet cut short by the peer closing: archived
-                    break
-                m.bytes_received.inc(len(data))
-                events = conn.decoder.feed(data)
-                if events:
-                    now = timezone.now()
-                    t0 = time.monotonic()
-                    for ev in events:
-                        conn.pending += 1
-                        if queue.full():
-                            await queue.put((conn, now, ev, t0))  # backpressure: stop reading meanwhile
-                        else:
-                            queue.put_nowait((conn, now, ev, t0))
-                    events = []
-        except asyncio.CancelledError:
-            cause = "shutdown"
-            events = []
-        except (ConnectionError, OSError):
-            cause = "error"
-            events = []
-        finally:
-            conn.reader_done = True
-        if events and not self._closing:
-            now = timezone.now()
-            t0 = time.monotonic()
+    def _enqueue(self, conn: _Conn, events: list) -> None:
+        """Queue a read's events for the writer; what does not fit waits in the connection, which
+        stops reading until the writer has taken it (TCP backpressure)."""
+        now = timezone.now()
+        t0 = time.monotonic()
+        q = self._queue
+        room = self.config.queue_size - len(q)
+        conn.pending += len(events)
+        if not conn.held and room >= len(events):
+            q.extend([(conn, now, ev, t0) for ev in events])
+        else:
+            held = conn.held
             for ev in events:
-                conn.pending += 1
-                await queue.put((conn, now, ev, t0))
-        if conn.pending == 0:
-            self._close(conn, cause)
-        # otherwise the connection is closed once its last reply is written (_run_batch)
+                if room > 0 and not held:
+                    q.append((conn, now, ev, t0))
+                    room -= 1
+                else:
+                    held.append((conn, now, ev, t0))
+            if held and not conn.paused:
+                conn.paused = True
+                conn.transport.pause_reading()
+                self._waiting.append(conn)
+        self._wake()
+
+    def _refill(self) -> None:
+        """Move held items into the queue as far as there is room, in the order the connections
+        filled up; a connection whose items are all queued reads again."""
+        q = self._queue
+        room = self.config.queue_size - len(q)
+        waiting = self._waiting
+        while waiting and room > 0:
+            conn = waiting[0]
+            held = conn.held
+            while held and room > 0:
+                q.append(held.popleft())
+                room -= 1
+            if held:
+                break
+            waiting.popleft()
+            conn.paused = False
+            if not conn.closed and not self._stop_reading:
+                conn.transport.resume_reading()
+
+    def _wake(self) -> None:
+        w = self._wakeup
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    async def _sweep_idle(self) -> None:
+        """Close connections that sent nothing for ``idle_timeout`` (those waiting for room in the
+        queue, or for their replies, are not idle)."""
+        timeout = self.config.idle_timeout
+        period = min(max(timeout / 4, 0.02), 5.0)
+        while True:
+            await asyncio.sleep(period)
+            cutoff = time.monotonic() - timeout
+            for c in [c for c in self._conns.values() if c.last_read <= cutoff and not c.paused and c.pending == 0]:
+                self._close(c, "idle")
 
     def _close(self, conn: _Conn, cause: str) -> None:
         if conn.closed:
             return
         conn.closed = True
-        self._conns.pop(conn.id, None)
-        self.metrics.connections_closed.inc(label=cause)
+        conn.reader_done = True
+        if self._conns.pop(conn.id, None) is not None:
+            self.metrics.connections_closed.inc(label=cause)
         with contextlib.suppress(Exception):
-            conn.writer.close()
+            conn.transport.close()
 
     # -- the writer -----------------------------------------------------------------------------
 
@@ -268,29 +323,30 @@ class Gateway:
         cfg = self.config
         q = self._queue
         loop = asyncio.get_running_loop()
-        stop = False
-        while not stop:
-            first = await q.get()
-            if first is _STOP:
-                break
-            batch = [first]
-            deadline = loop.time() + cfg.max_wait
-            while len(batch) < cfg.max_batch:
-                try:
-                    item = q.get_nowait()
-                except asyncio.QueueEmpty:
+        while True:
+            if not q:
+                self._refill()
+            if not q:
+                if self._stopped:
+                    break
+                self._wakeup = loop.create_future()
+                await self._wakeup
+                self._wakeup = None
+                continue
+            if cfg.max_wait > 0 and len(q) < cfg.max_batch and not self._stopped:
+                deadline = loop.time() + cfg.max_wait
+                while len(q) < cfg.max_batch and not self._stopped:
                     rest = deadline - loop.time()
                     if rest <= 0:
                         break
-                    try:
-                        async with asyncio.timeout(rest):
-                            item = await q.get()
-                    except TimeoutError:
-                        break
-                if item is _STOP:
-                    stop = True
-                    break
-                batch.append(item)
+                    self._wakeup = loop.create_future()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wakeup, rest)
+                    self._wakeup = None
+                    self._refill()
+            n = min(len(q), cfg.max_batch)
+            batch = [q.popleft() for _ in range(n)]
+            self._refill()
             await self._run_batch(batch)
 
     def _process(self, items: list) -> tuple[list, float]:
@@ -331,7 +387,7 @@ class Gateway:
                 if out.unknown_codes:
                     m.unknown_codes.inc(len(out.unknown_codes))
                 if out.replies:
-                    if conn.closed or conn.writer.is_closing():
+                    if conn.closed or conn.transport.is_closing():
                         m.replies_dropped.inc(len(out.replies))
                     else:
                         pending = out_bytes.get(conn)
@@ -346,9 +402,11 @@ class Gateway:
         m.values_stored.inc(stored)
         m.values_duplicate.inc(duplicates)
         m.replies.inc(replies)
+        limit = self.config.write_buffer_limit
         for conn, replies in out_bytes.items():
-            conn.writer.write(b"".join(replies))
-            if conn.writer.transport.get_write_buffer_size() > self.config.write_buffer_limit:
+            transport = conn.transport
+            transport.write(b"".join(replies))
+            if transport.get_write_buffer_size() > limit:
                 self._close(conn, "slow_reader")
         for conn, _t, _ev, _t0 in batch:
             if conn.reader_done and conn.pending == 0 and not conn.closed:

@@ -41,6 +41,8 @@ from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from gongzhi.hj212 import (
+    CompactMessage,
+    DataRecord,
     FramingError,
     Message,
     Packet,
@@ -486,18 +488,12 @@ class Pipeline:
         system_code = dev.system_code or m.st or ""
         domain = DOMAIN_BY_ST.get(system_code, "")
         realtime = kind == SeriesKind.REALTIME
-        # per factor code: [flag, Avg, Data, Rtd, Min, Max, Cou, has Zs values] (texts; the last record wins)
-        by_code: dict[str, list] = {}
-        slot_of = _SLOT
-        for r in m.records:
-            v = by_code.get(r.code)
-            if v is None:
-                v = by_code[r.code] = [r.flag, None, None, None, None, None, None, False]
-            i = slot_of.get(r.suffix)
-            if i is not None:
-                v[i] = r.value
-            elif r.suffix.startswith("Zs"):
-                v[7] = True
+        if type(m) is CompactMessage:
+            # the codec's fast path: the values as sent and the shape of the CP, whose factors
+            # are worked out once per shape (a logger sends the same shape every time)
+            entries = _entries_of_shape(m.cp_shape, m.cp_values, realtime)
+        else:
+            entries = _entries(m.records, realtime)
         base_bits = QC_BACKFILL if m.back_fill else 0
         base_bits |= qc.time_bits(data_time, now, cfg.future_tolerance)
         t_utc = data_time.astimezone(UTC)
@@ -510,19 +506,15 @@ class Pipeline:
         series_units = self._series_units
         conv_cache = self._conv
         skipped: list[str] = []
-        for code, v in by_code.items():
-            if realtime:
-                pv = v[3] if v[3] is not None else v[2]
-            else:
-                pv = v[1] if v[1] is not None else (v[2] if v[2] is not None else v[3])
+        for code, flag, pv, tmin, tmax, tcou, zs in entries:
             value = None if pv is None else _number(pv)
-            vmin = None if v[4] is None else _number(v[4])
-            vmax = None if v[5] is None else _number(v[5])
-            total = None if v[6] is None else _number(v[6])
+            vmin = None if tmin is None else _number(tmin)
+            vmax = None if tmax is None else _number(tmax)
+            total = None if tcou is None else _number(tcou)
             if value is None and vmin is None and vmax is None and total is None:
-                if pv is not None or v[4] is not None or v[5] is not None or v[6] is not None:
+                if pv is not None or tmin is not None or tmax is not None or tcou is not None:
                     skipped.append(f"{code}: no numeric value")
-                elif v[7]:
+                elif zs:
                     skipped.append(f"{code}: only converted (Zs) values, kept in the raw archive")
                 continue  # RS/RT state fields, noise day/night data, info fields: archive only
             target = targets.get(code)
@@ -542,7 +534,6 @@ class Pipeline:
                                                   unit=src_unit)
                 target = targets[code] = (sid, param, src_unit)
             sid, param, src_unit = target
-            flag = v[0]
             row = [sid, t_utc, value, "" if flag is None else flag[:2],
                    base_bits if flag is None or flag == "N" else base_bits | QC_FLAG_INVALID,
                    vmin, vmax, total, None]
@@ -710,8 +701,70 @@ class Pipeline:
                 out.values_stored, out.duplicates)
 
 
-#: suffix -> slot in _rows_for's per-code list
+#: suffix -> slot in a factor's texts (_entries)
 _SLOT = {"Avg": 1, "Data": 2, "Rtd": 3, "Min": 4, "Max": 5, "Cou": 6}
+
+
+def _entries(records, realtime: bool) -> list[tuple]:
+    """Per factor code, in order of first appearance: ``(code, flag, value, min, max, total,
+    has Zs values)``, texts as sent (None where absent; of a suffix sent twice the last one).
+    The value is Rtd (else Data) of real-time data, else Avg (else Data, else Rtd)."""
+    by_code: dict[str, list] = {}  # code -> [flag, Avg, Data, Rtd, Min, Max, Cou, has Zs values]
+    slot_of = _SLOT
+    for r in records:
+        v = by_code.get(r.code)
+        if v is None:
+            v = by_code[r.code] = [r.flag, None, None, None, None, None, None, False]
+        i = slot_of.get(r.suffix)
+        if i is not None:
+            v[i] = r.value
+        elif r.suffix.startswith("Zs"):
+            v[7] = True
+    out = []
+    for code, v in by_code.items():
+        if realtime:
+            pv = v[3] if v[3] is not None else v[2]
+        else:
+            pv = v[1] if v[1] is not None else (v[2] if v[2] is not None else v[3])
+        out.append((code, v[0], pv, v[4], v[5], v[6], v[7]))
+    return out
+
+
+class _Slot(str):
+    """A stand-in for a value text in a CP shape; ``at`` is its index in the CP's values."""
+
+
+def _shape_plan(shape: tuple, realtime: bool) -> tuple:
+    """_entries worked out once for a CP shape: per code, the index in the values of each text
+    (-1 where absent). Same rules, same order: _entries runs on stand-in records whose texts
+    carry their index."""
+    stand_ins = []
+    for k, code, suffix, f, _e in shape:
+        value, flag = _Slot("v"), None
+        value.at = k
+        if f >= 0:
+            flag = _Slot("f")
+            flag.at = f
+        stand_ins.append(DataRecord(code, suffix, value, flag))
+    return tuple((code, *(-1 if t is None else t.at for t in texts), zs)
+                 for code, *texts, zs in _entries(stand_ins, realtime))
+
+
+#: (id of a CP shape, real-time?) -> (the shape, its plan); the shape is kept so its id stays its own
+_PLANS: dict[tuple[int, bool], tuple[tuple, tuple]] = {}
+
+
+def _entries_of_shape(shape: tuple, vals: list[str], realtime: bool) -> list[tuple]:
+    """_entries of a fast-path message, from its CP values and the plan of its shape."""
+    key = (id(shape), realtime)
+    got = _PLANS.get(key)
+    if got is None or got[0] is not shape:
+        if len(_PLANS) >= 4096:
+            _PLANS.clear()
+        got = _PLANS[key] = (shape, _shape_plan(shape, realtime))
+    return [(code, None if f < 0 else vals[f], None if p < 0 else vals[p], None if a < 0 else vals[a],
+             None if b < 0 else vals[b], None if c < 0 else vals[c], zs)
+            for code, f, p, a, b, c, zs in got[1]]
 _isfinite = math.isfinite
 
 
