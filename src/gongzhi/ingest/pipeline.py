@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import operator
 import threading
 import time as _time
 from collections import Counter
@@ -491,9 +492,9 @@ class Pipeline:
         if type(m) is CompactMessage:
             # the codec's fast path: the values as sent and the shape of the CP, whose factors
             # are worked out once per shape (a logger sends the same shape every time)
-            entries = _entries_of_shape(m.cp_shape, m.cp_values, realtime)
+            entries = _values_of_shape(m.cp_shape, m.cp_values, realtime)
         else:
-            entries = _entries(m.records, realtime)
+            entries = _values(m.records, realtime)
         base_bits = QC_BACKFILL if m.back_fill else 0
         base_bits |= qc.time_bits(data_time, now, cfg.future_tolerance)
         t_utc = data_time.astimezone(UTC)
@@ -506,13 +507,9 @@ class Pipeline:
         series_units = self._series_units
         conv_cache = self._conv
         skipped: list[str] = []
-        for code, flag, pv, tmin, tmax, tcou, zs in entries:
-            value = None if pv is None else _number(pv)
-            vmin = None if tmin is None else _number(tmin)
-            vmax = None if tmax is None else _number(tmax)
-            total = None if tcou is None else _number(tcou)
+        for code, flag, value, vmin, vmax, total, texts, zs in entries:
             if value is None and vmin is None and vmax is None and total is None:
-                if pv is not None or tmin is not None or tmax is not None or tcou is not None:
+                if texts:
                     skipped.append(f"{code}: no numeric value")
                 elif zs:
                     skipped.append(f"{code}: only converted (Zs) values, kept in the raw archive")
@@ -705,7 +702,7 @@ class Pipeline:
 _SLOT = {"Avg": 1, "Data": 2, "Rtd": 3, "Min": 4, "Max": 5, "Cou": 6}
 
 
-def _entries(records, realtime: bool) -> list[tuple]:
+def _texts(records, realtime: bool) -> list[tuple]:
     """Per factor code, in order of first appearance: ``(code, flag, value, min, max, total,
     has Zs values)``, texts as sent (None where absent; of a suffix sent twice the last one).
     The value is Rtd (else Data) of real-time data, else Avg (else Data, else Rtd)."""
@@ -730,14 +727,25 @@ def _entries(records, realtime: bool) -> list[tuple]:
     return out
 
 
+def _values(records, realtime: bool) -> list[tuple]:
+    """Per factor code (see :func:`_texts`): ``(code, flag, value, min, max, total, any text
+    sent, has Zs values)``, the numbers as floats (None where absent or not a finite number)."""
+    return [(code, flag, None if pv is None else _number(pv), None if a is None else _number(a),
+             None if b is None else _number(b), None if c is None else _number(c),
+             not (pv is None and a is None and b is None and c is None), zs)
+            for code, flag, pv, a, b, c, zs in _texts(records, realtime)]
+
+
 class _Slot(str):
     """A stand-in for a value text in a CP shape; ``at`` is its index in the CP's values."""
 
 
 def _shape_plan(shape: tuple, realtime: bool) -> tuple:
-    """_entries worked out once for a CP shape: per code, the index in the values of each text
-    (-1 where absent). Same rules, same order: _entries runs on stand-in records whose texts
-    carry their index."""
+    """:func:`_values` worked out once for a CP shape, from :func:`_texts` on stand-in records
+    whose texts carry their index in the CP's values (same rules, same order). Returns
+    ``(getter, per code (code, flag index, value, min, max and total positions, any text,
+    Zs))``: ``getter(values)`` gives the texts that must be numbers, in one tuple (a position
+    is an index in it, -1 where absent)."""
     stand_ins = []
     for k, code, suffix, f, _e in shape:
         value, flag = _Slot("v"), None
@@ -746,25 +754,59 @@ def _shape_plan(shape: tuple, realtime: bool) -> tuple:
             flag = _Slot("f")
             flag.at = f
         stand_ins.append(DataRecord(code, suffix, value, flag))
-    return tuple((code, *(-1 if t is None else t.at for t in texts), zs)
-                 for code, *texts, zs in _entries(stand_ins, realtime))
+    numeric: list[int] = []
+    codes = []
+    for code, flag, *texts, zs in _texts(stand_ins, realtime):
+        positions = []
+        for t in texts:
+            if t is None:
+                positions.append(-1)
+            else:
+                positions.append(len(numeric))
+                numeric.append(t.at)
+        codes.append((code, -1 if flag is None else flag.at, *positions, any(t is not None for t in texts), zs))
+    if not numeric:
+        getter = _no_texts
+    elif len(numeric) == 1:
+        only = numeric[0]
+        getter = lambda vals: (vals[only],)  # noqa: E731 (itemgetter of one index gives no tuple)
+    else:
+        getter = operator.itemgetter(*numeric)
+    return getter, tuple(codes)
+
+
+def _no_texts(vals) -> tuple:
+    return ()
 
 
 #: (id of a CP shape, real-time?) -> (the shape, its plan); the shape is kept so its id stays its own
 _PLANS: dict[tuple[int, bool], tuple[tuple, tuple]] = {}
 
 
-def _entries_of_shape(shape: tuple, vals: list[str], realtime: bool) -> list[tuple]:
-    """_entries of a fast-path message, from its CP values and the plan of its shape."""
+def _values_of_shape(shape: tuple, vals: list[str], realtime: bool) -> list[tuple]:
+    """:func:`_values` of a fast-path message, from its CP values and the plan of its shape: the
+    numbers of a packet are read by one ``map(float, …)`` (and checked for ``_`` and
+    infinities in one pass each); only a packet with a text that is no finite number is read
+    text by text."""
     key = (id(shape), realtime)
     got = _PLANS.get(key)
     if got is None or got[0] is not shape:
         if len(_PLANS) >= 4096:
             _PLANS.clear()
         got = _PLANS[key] = (shape, _shape_plan(shape, realtime))
-    return [(code, None if f < 0 else vals[f], None if p < 0 else vals[p], None if a < 0 else vals[a],
-             None if b < 0 else vals[b], None if c < 0 else vals[c], zs)
-            for code, f, p, a, b, c, zs in got[1]]
+    getter, codes = got[1]
+    texts = getter(vals)
+    try:
+        nums = list(map(float, texts))
+    except ValueError:
+        nums = None
+    if nums is None or "_" in "".join(texts) or not all(map(_isfinite, nums)):
+        nums = [_number(t) for t in texts]
+    return [(code, None if f < 0 else vals[f], None if p < 0 else nums[p], None if a < 0 else nums[a],
+             None if b < 0 else nums[b], None if c < 0 else nums[c], any_text, zs)
+            for code, f, p, a, b, c, any_text, zs in codes]
+
+
 _isfinite = math.isfinite
 
 

@@ -28,8 +28,10 @@ stale results.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import logging
+import operator
 import sqlite3
 import struct
 import threading
@@ -216,8 +218,9 @@ def write_observations(rows: Sequence[ObservationRow | tuple], *, source: int,
                 returned = _write_postgresql(cur, rows, us_of, source, received)
             else:
                 returned = _write_sqlite(cur, rows, us_of, source, received)
-            if returned is _ALL_NEW:
-                new_rows = [(r[0], us_of[id(r[1])], r[2], r[3], r[4]) for r in rows]
+            if returned is _ALL_NEW:  # (series, time in µs, value, flag, qc) of every row, built in C
+                new_rows = list(zip(map(_first, rows), map(us_of.__getitem__, map(id, map(_second, rows))),
+                                    map(_third, rows), map(_fourth, rows), map(_fifth, rows)))
             else:
                 new_rows = returned
             _add_pending(cur, new_rows, received)
@@ -393,22 +396,26 @@ def _copy_binary(rows: list[tuple], us_of: dict[int, int], source: int, received
     rec = _epoch_us(received) - _PG_EPOCH_US
     out = [_BIN_HEADER]
     append = out.append
+    # per flag text: its bytes, their length and the two row shapes' pack functions
     flags: dict = {}
+    pg_us = {k: us - _PG_EPOCH_US for k, us in us_of.items()}
     null = -1
     for sid, t, value, flag, qc, vmin, vmax, total, pid in rows:
-        fb = flags.get(flag)
-        if fb is None:
-            fb = flags[flag] = (flag or "").encode("utf-8")
-        tus = us_of[id(t)] - _PG_EPOCH_US
-        if pid is not None and total is None and value is not None and type(value) is float:
+        f = flags.get(flag)
+        if f is None:
+            fb = (flag or "").encode("utf-8")
+            f = flags[flag] = (fb, len(fb), _bin_struct("hour", len(fb)).pack, _bin_struct("value", len(fb)).pack)
+        if pid is not None and total is None and type(value) is float:
             if type(vmin) is float and type(vmax) is float:
-                append(_bin_struct("hour", len(fb)).pack(11, 8, sid, 8, tus, 8, value, 8, vmin, 8, vmax, null,
-                                                          len(fb), fb, 4, qc, 2, source, 8, rec, 8, pid))
+                append(f[2](11, 8, sid, 8, pg_us[id(t)], 8, value, 8, vmin, 8, vmax, null, f[1], f[0], 4, qc, 2,
+                            source, 8, rec, 8, pid))
                 continue
             if vmin is None and vmax is None:
-                append(_bin_struct("value", len(fb)).pack(11, 8, sid, 8, tus, 8, value, null, null, null,
-                                                           len(fb), fb, 4, qc, 2, source, 8, rec, 8, pid))
+                append(f[3](11, 8, sid, 8, pg_us[id(t)], 8, value, null, null, null, f[1], f[0], 4, qc, 2, source,
+                            8, rec, 8, pid))
                 continue
+        fb = f[0]
+        tus = pg_us[id(t)]
         parts = [struct.pack(">h", 11), _B_INT8.pack(8, sid), _B_INT8.pack(8, tus)]
         for x in (value, vmin, vmax, total):
             parts.append(_B_NULL if x is None else _B_FLOAT8.pack(8, float(x)))
@@ -549,6 +556,9 @@ def _dirty_hour(hour: int, kind: str) -> int:
     return (hour + _BEIJING_OFFSET_H) // 24 * 24 - _BEIJING_OFFSET_H
 
 
+_first, _second, _third, _fourth, _fifth = (operator.itemgetter(i) for i in range(5))
+
+
 def _add_pending(cur, returned: Sequence[tuple], received: dt.datetime) -> None:
     """Record, in the writer's transaction, which hours the new rows touched: one small row
     per write, whatever its size. Only integers: ``{"t": [series, hour, series, hour, …],
@@ -558,8 +568,9 @@ def _add_pending(cur, returned: Sequence[tuple], received: dt.datetime) -> None:
     path (it was a fifth of the gateway's writer time when done here)."""
     if not returned:
         return
-    touched = {(r[0], r[1] // HOUR_US) for r in returned}
-    flat = [x for pair in touched for x in pair]
+    # (series, hour) pairs, deduplicated and flattened without a Python step per row
+    touched = set(zip(map(_first, returned), map(HOUR_US.__rfloordiv__, map(_second, returned))))
+    flat = list(itertools.chain.from_iterable(touched))
     payload = json.dumps({"t": flat, "r": _epoch_us(received)}, separators=(",", ":"))
     cur.execute(f"INSERT INTO {PENDING_TABLE} (created, payload) VALUES (%s, %s)", [received, payload])
 
