@@ -452,7 +452,7 @@ def test_values_of_a_fast_path_message_are_read_as_from_its_records(factors, fla
     from hypothesis import assume
 
     from gongzhi.hj212 import CompactMessage, build_segment, parse_segment
-    from gongzhi.ingest.pipeline import _values, _values_of_shape
+    from gongzhi.ingest.pipeline import _values, _values_of_shape, values_read
 
     for (code, items), flag in zip(factors.items(), flags):
         if "Flag" in items:
@@ -465,9 +465,9 @@ def test_values_of_a_fast_path_message_are_read_as_from_its_records(factors, fla
     assume(type(fast) is CompactMessage)  # a value text the fast path leaves to the general parser
     general = parse_segment(segment, fast=False)
     for realtime in (True, False):
-        expected = _values(general.records, realtime)
-        assert _values_of_shape(fast.cp_shape, fast.cp_values, realtime) == expected
-        assert _values_of_shape(fast.cp_shape, fast.cp_values, realtime) == expected  # the plan, cached
+        expected = values_read(*_values(general.records, realtime))
+        assert values_read(*_values_of_shape(fast.cp_shape, fast.cp_values, realtime)) == expected
+        assert values_read(*_values_of_shape(fast.cp_shape, fast.cp_values, realtime)) == expected  # the plan, cached
     assert fast.records == general.records  # and the records, when read, are the general parser's
 
 
@@ -480,7 +480,7 @@ def test_shapes_of_the_fast_path_are_read_as_records(cp):
     """Handpicked shapes (min/max, Data beside Rtd, totals, Zs values only, texts that are no
     number, EFlag) take the fast path and are read as from the general parser's records."""
     from gongzhi.hj212 import CompactMessage, build_segment, parse_segment
-    from gongzhi.ingest.pipeline import _values, _values_of_shape
+    from gongzhi.ingest.pipeline import _values, _values_of_shape, values_read
 
     segment = build_segment(qn="20261205100000123", st="32", cn="2061", pw="123456", mn="GZLG00000000000000000003",
                             flag=5, cp="DataTime=20261205100000;" + cp)
@@ -489,4 +489,5 @@ def test_shapes_of_the_fast_path_are_read_as_records(cp):
     general = parse_segment(segment, fast=False)
     assert type(general) is not CompactMessage and fast == general
     for realtime in (True, False):
-        assert _values_of_shape(fast.cp_shape, fast.cp_values, realtime) == _values(general.records, realtime)
+        assert (values_read(*_values_of_shape(fast.cp_shape, fast.cp_values, realtime))
+                == values_read(*_values(general.records, realtime)))

@@ -492,9 +492,9 @@ class Pipeline:
         if type(m) is CompactMessage:
             # the codec's fast path: the values as sent and the shape of the CP, whose factors
             # are worked out once per shape (a logger sends the same shape every time)
-            entries = _values_of_shape(m.cp_shape, m.cp_values, realtime)
+            codes, texts, nums = _values_of_shape(m.cp_shape, m.cp_values, realtime)
         else:
-            entries = _values(m.records, realtime)
+            codes, texts, nums = _values(m.records, realtime)
         base_bits = QC_BACKFILL if m.back_fill else 0
         base_bits |= qc.time_bits(data_time, now, cfg.future_tolerance)
         t_utc = data_time.astimezone(UTC)
@@ -507,9 +507,14 @@ class Pipeline:
         series_units = self._series_units
         conv_cache = self._conv
         skipped: list[str] = []
-        for code, flag, value, vmin, vmax, total, texts, zs in entries:
+        for code, fi, pi, ai, bi, ci, any_text, zs in codes:
+            flag = None if fi < 0 else texts[fi]
+            value = None if pi < 0 else nums[pi]
+            vmin = None if ai < 0 else nums[ai]
+            vmax = None if bi < 0 else nums[bi]
+            total = None if ci < 0 else nums[ci]
             if value is None and vmin is None and vmax is None and total is None:
-                if texts:
+                if any_text:
                     skipped.append(f"{code}: no numeric value")
                 elif zs:
                     skipped.append(f"{code}: only converted (Zs) values, kept in the raw archive")
@@ -727,13 +732,36 @@ def _texts(records, realtime: bool) -> list[tuple]:
     return out
 
 
-def _values(records, realtime: bool) -> list[tuple]:
-    """Per factor code (see :func:`_texts`): ``(code, flag, value, min, max, total, any text
-    sent, has Zs values)``, the numbers as floats (None where absent or not a finite number)."""
-    return [(code, flag, None if pv is None else _number(pv), None if a is None else _number(a),
-             None if b is None else _number(b), None if c is None else _number(c),
-             not (pv is None and a is None and b is None and c is None), zs)
-            for code, flag, pv, a, b, c, zs in _texts(records, realtime)]
+def _values(records, realtime: bool) -> tuple[tuple, list, list]:
+    """The factors of a packet as the pipeline reads them: ``(codes, texts, numbers)``.
+
+    ``codes`` has per factor code (see :func:`_texts`) ``(code, flag, value, min, max, total,
+    any text sent, has Zs values)`` where ``flag`` is an index in ``texts`` and the others
+    indexes in ``numbers`` (floats, None where not a finite number), -1 where absent."""
+    texts: list = []
+    nums: list = []
+    codes = []
+    for code, flag, *values, zs in _texts(records, realtime):
+        fi = -1
+        if flag is not None:
+            fi = len(texts)
+            texts.append(flag)
+        positions = []
+        for t in values:
+            if t is None:
+                positions.append(-1)
+            else:
+                positions.append(len(nums))
+                nums.append(_number(t))
+        codes.append((code, fi, *positions, any(t is not None for t in values), zs))
+    return tuple(codes), texts, nums
+
+
+def values_read(codes: tuple, texts: list, nums: list) -> list[tuple]:
+    """:func:`_values` (or :func:`_values_of_shape`) spelled out: per code ``(code, flag, value,
+    min, max, total, any text, Zs)`` (tests compare the two ways with it)."""
+    return [(code, None if f < 0 else texts[f], *(None if i < 0 else nums[i] for i in pos), any_text, zs)
+            for code, f, *pos, any_text, zs in codes]
 
 
 class _Slot(str):
@@ -783,8 +811,9 @@ def _no_texts(vals) -> tuple:
 _PLANS: dict[tuple[int, bool], tuple[tuple, tuple]] = {}
 
 
-def _values_of_shape(shape: tuple, vals: list[str], realtime: bool) -> list[tuple]:
-    """:func:`_values` of a fast-path message, from its CP values and the plan of its shape: the
+def _values_of_shape(shape: tuple, vals: list[str], realtime: bool) -> tuple[tuple, list, list]:
+    """:func:`_values` of a fast-path message, from its CP values and the plan of its shape (flag
+    indexes point into the CP values themselves): the
     numbers of a packet are read by one ``map(float, …)`` (and checked for ``_`` and
     infinities in one pass each); only a packet with a text that is no finite number is read
     text by text."""
@@ -802,9 +831,7 @@ def _values_of_shape(shape: tuple, vals: list[str], realtime: bool) -> list[tupl
         nums = None
     if nums is None or "_" in "".join(texts) or not all(map(_isfinite, nums)):
         nums = [_number(t) for t in texts]
-    return [(code, None if f < 0 else vals[f], None if p < 0 else nums[p], None if a < 0 else nums[a],
-             None if b < 0 else nums[b], None if c < 0 else nums[c], any_text, zs)
-            for code, f, p, a, b, c, any_text, zs in codes]
+    return codes, vals, nums
 
 
 _isfinite = math.isfinite
