@@ -36,7 +36,7 @@ import sqlite3
 import struct
 import threading
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -343,49 +343,63 @@ def binary_copy(rows: Sequence[Sequence], kinds: str) -> bytes:
     What the server then stores is the bytes given: no hex to decode (a raw packet as COPY text
     is twice its size in hex digits), no text to parse. Repeated strings and time objects (an
     MN, a peer, the batch's receive time) are encoded once per call."""
-    out = [_BIN_HEADER]
-    append = out.append
-    count = struct.pack(">h", len(kinds))
+    encode = _row_encoder(kinds)
     strs: dict = {}
     times: dict = {}
-    int8, int4, int2, flt, size = _B_INT8.pack, _B_INT4.pack, _B_INT2.pack, _B_FLOAT8.pack, _B_LEN.pack
+    n = len(kinds)
+    out = [_BIN_HEADER]
+    append = out.append
     for r in rows:
-        if len(r) != len(kinds):
-            raise ValueError(f"binary COPY: a row of {len(r)} fields for {len(kinds)} columns")
-        parts = [count]
-        add = parts.append
-        for k, v in zip(kinds, r):
-            if v is None:
-                add(_B_NULL)
-            elif k == "s":
-                b = strs.get(v)
-                if b is None:
-                    e = v.encode("utf-8")
-                    b = strs[v] = size(len(e)) + e
-                add(b)
-            elif k == "q":
-                add(int8(8, v))
-            elif k == "i":
-                add(int4(4, v))
-            elif k == "b":
-                add(size(len(v)))
-                add(bytes(v))
-            elif k == "t":
-                b = times.get(id(v))
-                if b is None:
-                    b = times[id(v)] = (v, int8(8, _epoch_us(v) - _PG_EPOCH_US))
-                add(b[1])
-            elif k == "h":
-                add(int2(2, v))
-            elif k == "d":
-                add(flt(8, float(v)))
-            elif k == "?":
-                add(b"\x00\x00\x00\x01\x01" if v else b"\x00\x00\x00\x01\x00")
-            else:
-                raise ValueError(f"binary COPY: unknown field kind {k!r}")
-        append(b"".join(parts))
+        if len(r) != n:
+            raise ValueError(f"binary COPY: a row of {len(r)} fields for {n} columns")
+        append(encode(r, strs, times))
     append(_BIN_TRAILER)
     return b"".join(out)
+
+
+def _encode_str(v: str, strs: dict) -> bytes:
+    e = v.encode("utf-8")
+    b = strs[v] = _B_LEN.pack(len(e)) + e
+    return b
+
+
+def _encode_time(v: dt.datetime, times: dict) -> bytes:
+    b = _B_INT8.pack(8, _epoch_us(v) - _PG_EPOCH_US)
+    times[id(v)] = (v, b)  # the object is kept, so its id stays its own for the call
+    return b
+
+
+#: field kind -> expression of the field's bytes (``v`` the value; NULL handled around it)
+_FIELD_CODE = {
+    "q": "i8(8, {v})", "i": "i4(4, {v})", "h": "i2(2, {v})", "d": "f8(8, float({v}))",
+    "?": "(TRUE if {v} else FALSE)",
+    "s": "(strs.get({v}) or enc_s({v}, strs))",
+    "t": "((times.get(id({v})) or (None, enc_t({v}, times)))[1])",
+    "b": "size(len({v})) + bytes({v})",
+}
+_row_encoders: dict[str, Callable] = {}
+
+
+def _row_encoder(kinds: str) -> Callable:
+    """A function ``(row, strs, times) -> bytes`` for rows of these field kinds, generated once
+    per kinds (one expression per field, no loop or branch on the kind per value)."""
+    fn = _row_encoders.get(kinds)
+    if fn is not None:
+        return fn
+    bad = set(kinds) - set(_FIELD_CODE)
+    if bad:
+        raise ValueError(f"binary COPY: unknown field kind {sorted(bad)[0]!r}")
+    fields = [f"(NULL if f{i} is None else {_FIELD_CODE[k].format(v=f'f{i}')})" for i, k in enumerate(kinds)]
+    names = ", ".join(f"f{i}" for i in range(len(kinds)))
+    src = (f"def encode(row, strs, times):\n"
+           f"    {names}, = row\n"
+           f"    return b''.join((COUNT, {', '.join(fields)}))\n")
+    env = {"COUNT": struct.pack(">h", len(kinds)), "NULL": _B_NULL, "i8": _B_INT8.pack, "i4": _B_INT4.pack,
+           "i2": _B_INT2.pack, "f8": _B_FLOAT8.pack, "size": _B_LEN.pack, "enc_s": _encode_str,
+           "enc_t": _encode_time, "TRUE": b"\x00\x00\x00\x01\x01", "FALSE": b"\x00\x00\x00\x01\x00"}
+    exec(src, env)  # noqa: S102 - source built above from the fixed expressions of _FIELD_CODE
+    fn = _row_encoders[kinds] = env["encode"]
+    return fn
 
 
 def _copy_binary(rows: list[tuple], us_of: dict[int, int], source: int, received: dt.datetime) -> bytes:
