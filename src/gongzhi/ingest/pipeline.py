@@ -374,6 +374,15 @@ class Pipeline:
             else:
                 seen.add(p.key)
 
+        # archive ids first: the values reference their packet
+        if archive:
+            ids = self._allocate_ids(len(plans))
+            for p, pk in zip(plans, ids):
+                p.outcome.packet_id = pk
+        else:
+            for p in plans:
+                p.outcome.packet_id = p.item.packet_id
+
         # 3. values (the series of sites/outlets seen for the first time: one query for the batch)
         self._preload_holders(p.device for p in plans if p.device is not None and not p.outcome.verdict)
         rows: list[list] = []  # [series, time, value, flag, qc, vmin, vmax, total, packet] (obs.write_observations)
@@ -428,24 +437,14 @@ class Pipeline:
         for plan, note in unit_notes:
             plan.notes.append(note)
 
-        # 4. archive ids, write values, archive rows, keys, unknown codes
-        if archive:
-            ids = self._allocate_ids(len(plans))
-            for p, pk in zip(plans, ids):
-                p.outcome.packet_id = pk
-        else:
-            for p in plans:
-                p.outcome.packet_id = p.item.packet_id
-        for r, p in zip(rows, row_plan):
-            r[8] = p.outcome.packet_id
+        # 4. write values (each plan counted its rows as stored: the duplicates are taken off),
+        # archive rows, keys, unknown codes
         if rows:
             result = obs.write_observations(rows, source=cfg.source, received=now)
-            dup = set(result.duplicate_indexes)
-            for ri, p in enumerate(row_plan):
-                if ri in dup:
-                    p.outcome.duplicates += 1
-                else:
-                    p.outcome.values_stored += 1
+            for ri in result.duplicate_indexes:
+                out = row_plan[ri].outcome
+                out.duplicates += 1
+                out.values_stored -= 1
         for p in plans:
             out = p.outcome
             if out.unknown_codes and not out.reason:
@@ -506,6 +505,8 @@ class Pipeline:
             targets = self._targets[hkey] = {}
         series_units = self._series_units
         conv_cache = self._conv
+        packet_id = out.packet_id
+        first_row = len(rows)
         skipped: list[str] = []
         for code, fi, pi, ai, bi, ci, any_text, zs in codes:
             flag = None if fi < 0 else texts[fi]
@@ -538,7 +539,7 @@ class Pipeline:
             sid, param, src_unit = target
             row = [sid, t_utc, value, "" if flag is None else flag[:2],
                    base_bits if flag is None or flag == "N" else base_bits | QC_FLAG_INVALID,
-                   vmin, vmax, total, None]
+                   vmin, vmax, total, packet_id]
             conv = conv_cache.get((sid, src_unit))
             if conv is None and sid in series_units:
                 conv = self._conversion(sid, param, src_unit)
@@ -554,6 +555,7 @@ class Pipeline:
                 self._convert(row, conv, p, unit_notes)
             rows.append(row)
             row_plan.append(p)
+        out.values_stored += len(rows) - first_row
         if out.unknown_codes:
             p.notes.append("unknown code(s) recorded for the catalog: " + ", ".join(out.unknown_codes))
         if skipped:
