@@ -143,6 +143,27 @@ def test_split_and_merged_tcp_writes(gateway):
     s.close()
 
 
+def test_interleaved_partial_packets_of_two_connections(gateway):
+    """Every connection reads into the gateway's one read buffer (``_Conn`` is a buffered
+    protocol): the half packet a connection holds must survive the other connection's reads
+    into the same buffer."""
+    g = gateway()
+    t = hour_start(now_cst()) - dt.timedelta(hours=1)
+    a = upload(MN_WW, {"w01018": {"Avg": 11.5}}, data_time=t)[0]
+    b = upload(MN_WATER, {"w21003": {"Avg": 0.25}}, data_time=t)[0]
+    sa, sb = connect(g.port), connect(g.port)
+    for k in range(4):  # a's quarter, then b's quarter, … : each read lands between the other's
+        for s, p in ((sa, a), (sb, b)):
+            q = len(p) // 4 + 1
+            s.sendall(p[k * q : (k + 1) * q])
+            time.sleep(0.02)
+    [ack_a], [ack_b] = read_replies(sa, 1), read_replies(sb, 1)
+    assert ack_a.message.cn == ack_b.message.cn == "9014"
+    assert sorted(Observation.objects.values_list("value", flat=True)) == [0.25, 11.5]
+    assert sorted(RawPacket.objects.values_list("verdict", "reason")) == [("accepted", ""), ("accepted", "")]
+    sa.close(), sb.close()
+
+
 def test_many_concurrent_clients(gateway):
     g = gateway()
     from gongzhi.registry import models as reg

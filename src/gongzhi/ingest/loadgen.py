@@ -73,6 +73,37 @@ def reply_qns(data: bytes) -> list[tuple[str, str]]:
     return out
 
 
+class _ReplyReader(asyncio.BufferedProtocol):
+    """The client's side of a connection: reads into one buffer (asyncio's default read makes
+    a new 256 KiB ``bytes`` per read, see bench/bench_recv.py) and hands each run of whole
+    replies to ``on_replies``."""
+
+    def __init__(self, on_replies, on_closed) -> None:
+        self.on_replies, self.on_closed = on_replies, on_closed
+        self.view = memoryview(bytearray(65536))
+        self.pending = b""
+        self.closed = False
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        data = self.pending + self.view[:nbytes] if self.pending else bytes(self.view[:nbytes])
+        cut = data.rfind(b"\r\n")
+        if cut < 0:
+            self.pending = data
+            return
+        self.pending = data[cut + 2 :]
+        self.on_replies(data[: cut + 2])
+
+    def eof_received(self) -> bool:
+        return False  # close
+
+    def connection_lost(self, exc) -> None:
+        self.closed = True
+        self.on_closed()
+
+
 @dataclass
 class Client:
     host: str
@@ -93,10 +124,6 @@ class Client:
         Returns True if every packet was acknowledged, False if the connection
         broke or ``timeout`` passed first; :attr:`acked` says which were.
         """
-        try:
-            reader, writer = await asyncio.open_connection(self.host, self.port)
-        except OSError:
-            return False
         sent: dict[str, float] = {}
         free = asyncio.Semaphore(self.window)
         want = {qn for qn, _ in packets}
@@ -109,37 +136,28 @@ class Client:
             for pq in parts:
                 upload_of[pq] = qn
 
-        async def read_acks() -> None:
-            buf = b""
-            try:
-                while True:
-                    data = await reader.read(65536)
-                    if not data:
-                        return
-                    buf += data
-                    cut = buf.rfind(b"\r\n")
-                    if cut < 0:
+        def on_replies(data: bytes) -> None:
+            now = time.perf_counter()
+            for cn, pq in reply_qns(data):
+                qn = upload_of.get(pq)
+                if cn == "9014" and qn in sent and qn not in self.acked:
+                    missing[qn].discard(pq)
+                    if missing[qn]:
                         continue
-                    now = time.perf_counter()
-                    for cn, pq in reply_qns(buf[: cut + 2]):
-                        qn = upload_of.get(pq)
-                        if cn == "9014" and qn in sent and qn not in self.acked:
-                            missing[qn].discard(pq)
-                            if missing[qn]:
-                                continue
-                            self.acked[qn] = now - sent[qn]
-                            free.release()
-                        elif cn != "9014":
-                            qn = pq
-                            self.other_replies.append((cn, qn))
-                    buf = buf[cut + 2 :]
-            except (OSError, asyncio.CancelledError):
-                return
-            finally:
-                for _ in range(self.window + 1):  # wake a sender waiting for a free slot
+                    self.acked[qn] = now - sent[qn]
                     free.release()
+                elif cn != "9014":
+                    self.other_replies.append((cn, pq))
 
-        reader_task = asyncio.create_task(read_acks())
+        def on_closed() -> None:
+            for _ in range(self.window + 1):  # wake a sender waiting for a free slot
+                free.release()
+
+        try:
+            transport, conn = await asyncio.get_running_loop().create_connection(
+                lambda: _ReplyReader(on_replies, on_closed), self.host, self.port)
+        except OSError:
+            return False
         ok = False
         try:
             async with asyncio.timeout(timeout):
@@ -149,7 +167,7 @@ class Client:
                     if stop is not None and stop.is_set():
                         break  # stop sending; still wait for the acks of what was sent
                     await free.acquire()
-                    if reader_task.done():  # connection closed or broken
+                    if conn.closed:  # connection closed or broken
                         return False
                     if gap:
                         next_t += gap
@@ -158,8 +176,7 @@ class Client:
                             await asyncio.sleep(delay)
                     sent[qn] = time.perf_counter()
                     self.sent += 1
-                    writer.write(pkt)
-                    await writer.drain()
+                    transport.write(pkt)
                 # every ack frees a slot (the ack reader frees them all when the connection ends):
                 # holding all the slots means nothing sent is still waiting for its ack
                 for _ in range(self.window):
@@ -168,12 +185,7 @@ class Client:
         except (OSError, TimeoutError):
             ok = False
         finally:
-            reader_task.cancel()
-            writer.close()
-            try:
-                await writer.wait_closed()
-            except (OSError, asyncio.CancelledError):
-                pass
+            transport.close()
         return ok
 
 
