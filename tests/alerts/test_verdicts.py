@@ -235,13 +235,17 @@ def test_the_detail_page_names_the_inherited_verdict(client, region):
 
 def test_of_several_value_alarms_the_one_on_the_finest_data_gives_the_verdict(region):
     """A discharge raised a real-time alarm judged EVENT and, on the station's hourly series, an
-    alarm judged FAULT from one hourly value: the hour mean's alarm follows the real-time one
-    (more samples), and warns downstream."""
+    alarm of another value rule judged FAULT from one hourly value (the same rule's would have
+    joined the real-time alarm: test_alarm_merging): the hour mean's alarm follows the real-time
+    one (more samples), and warns downstream."""
     value_alarm = station(region, signature=True)  # real-time: EVENT
-    rule = value_alarm.rule
+    other = services.create_rule(name="氨氮超 1.0", owner=region["ks"], kind="exceedance", parameter=region["p"]["nh3_n"],
+                                 site=region["up"], limit_source="fixed", upper=1.0)
     hour_series = series(region["up"], region["p"]["nh3_n"], kind="hour")
-    coarse, _ = services.raise_alarm(rule=rule, series=hour_series, data="value", started_at=value_alarm.started_at,
-                                     value=2.0, limit=1.0, now=value_alarm.raised_at)
+    coarse, created = services.raise_alarm(rule=other, series=hour_series, data="value",
+                                           started_at=value_alarm.started_at, value=2.0, limit=1.0,
+                                           now=value_alarm.raised_at)
+    assert created and coarse.pk != value_alarm.pk
     coarse.evidence = {**coarse.evidence, "verdict": {"verdict": "FAULT", "reasons": ["one sample that came straight back"],
                                                       "tests": ["spike"]}}
     coarse.save(update_fields=["evidence"])

@@ -7,6 +7,12 @@ Lifecycle: ``open`` → ``acknowledged`` (a handler of the owner bureau) → ``r
 condition cleared, by the evaluator) — or ``closed`` with a note at any time by a handler
 (e.g. a sensor fault, not pollution: pending downstream warnings are then cancelled). One
 alarm per condition: the dedup key ``rule:series:data`` is unique among active alarms.
+
+One alarm per place, parameter and rule, too: a logger sends the same analyser's readings as
+real-time, minute and hourly values (three series), and one discharge crosses a value rule on
+each. The first kind to cross opens the alarm; the others join it (:data:`MERGED_KINDS`, listed
+in its evidence as ``also_on`` with an event each, no new notification or warning, no second
+verdict). The alarm stays open while any of them is in the condition.
 """
 
 from __future__ import annotations
@@ -131,10 +137,43 @@ def open_key(rule_id: int, series_id: int, data: str) -> str:
 JUDGE_VERDICTS = True
 
 
+#: Rules whose alarms at one place and parameter are one alarm whichever kind of series
+#: (real-time, minute, hourly or daily values, lab samples) crossed them: the same water or
+#: discharge seen at several resolutions. Missing data stays per series: one feed of a logger
+#: can stop while the others go on, and a whole station gone silent is merged on its own
+#: (``evaluation._station_silences``).
+MERGED_KINDS = frozenset({RuleKind.EXCEEDANCE, RuleKind.RATE, RuleKind.FLAG, RuleKind.BLOOM})
+#: series kinds in the history notes (the same words in every language the notes are read in)
+_KIND_ZH = {"rtd": "实时", "min": "分钟", "hour": "小时", "day": "日", "sample": "样品"}
+
+
+def _place_alarm(rule_id: int, data: str, series) -> Alarm | None:
+    """The active alarm of this rule and data level at the series' place and parameter (locked)."""
+    return (Alarm.objects.select_for_update()
+            .filter(rule_id=rule_id, data=data, site_id=series.site_id, outlet_id=series.outlet_id,
+                    parameter_id=series.parameter_id, state__in=ACTIVE_STATES, open_key__isnull=False)
+            .order_by("pk").first())
+
+
+def _join(alarm: Alarm, series, started_at: dt.datetime, value: float | None, now: dt.datetime) -> None:
+    """``series`` (another kind of data of the alarm's place and parameter) met the condition too."""
+    also = [a for a in alarm.evidence.get("also_on", []) if a["series"] != series.pk]
+    also.append({"series": series.pk, "kind": series.kind, "started_at": started_at.isoformat(), "value": value,
+                 "cleared_at": None})
+    alarm.evidence = {**alarm.evidence, "also_on": also}
+    alarm.save(update_fields=["evidence"])
+    AlarmEvent.objects.create(
+        alarm=alarm, kind=EventKind.REPEATED, at=now, bureau_id=alarm.owner_id,
+        note=f"{_KIND_ZH.get(series.kind, series.kind)}数据同样触发 / also met on {series.kind} data",
+        data={"series": series.pk, "kind": series.kind, "value": value, "started_at": started_at.isoformat()})
+
+
 def raise_alarm(*, rule: AlarmRule, series, data: str, started_at: dt.datetime, value: float | None,
                 peak: float | None = None, limit: float | None = None, evidence: dict | None = None,
                 now: dt.datetime | None = None) -> tuple[Alarm, bool]:
-    """Open the alarm of this condition, or return the active one (``created`` False).
+    """Open the alarm of this condition, or return the active one (``created`` False): the
+    condition's own, or (:data:`MERGED_KINDS`) the one another kind of series of the same place,
+    parameter and rule opened, which this series then joins.
 
     On a new alarm: history event, message to the owner's duty officers, and — when the rule
     says so — warnings to the downstream bureaus."""
@@ -143,6 +182,12 @@ def raise_alarm(*, rule: AlarmRule, series, data: str, started_at: dt.datetime, 
     existing = Alarm.objects.filter(open_key=key).first()
     if existing is not None:
         return existing, False
+    if rule.kind in MERGED_KINDS:
+        with transaction.atomic():
+            existing = _place_alarm(rule.pk, data, series)
+            if existing is not None:
+                _join(existing, series, started_at, value, now)
+                return existing, False
     try:
         with transaction.atomic():
             alarm = Alarm.objects.create(
@@ -203,17 +248,53 @@ def _notify_owner(alarm: Alarm, now: dt.datetime) -> None:
 
 def resolve_alarm(*, rule_id: int, series_id: int, data: str, cleared_at: dt.datetime, value: float | None = None,
                   evidence: dict | None = None, now: dt.datetime | None = None) -> Alarm | None:
-    """The condition cleared: resolve its active alarm (None if there is none)."""
+    """The condition cleared: resolve its active alarm (None if there is none, or if the
+    condition still holds on another kind of data of the alarm's place: the alarm stays open and
+    is handed to that series)."""
     now = now or timezone.now()
     with transaction.atomic():
-        alarm = Alarm.objects.filter(open_key=open_key(rule_id, series_id, data)).first()
+        alarm = Alarm.objects.select_for_update().filter(open_key=open_key(rule_id, series_id, data)).first()
         if alarm is None:
+            _leave(rule_id, series_id, data, cleared_at)
+            return None
+        ev = alarm.evidence or {}
+        still = [a for a in ev.get("also_on", []) if a.get("cleared_at") is None]
+        if still:
+            nxt = still[0]
+            also = [a for a in ev["also_on"] if a is not nxt]
+            cleared = [*ev.get("cleared_on", []), {"series": series_id, "cleared_at": cleared_at.isoformat()}]
+            alarm.evidence = {**ev, "also_on": also, "cleared_on": cleared}
+            alarm.open_key = open_key(rule_id, nxt["series"], data)
+            alarm.save(update_fields=["evidence", "open_key"])
+            AlarmEvent.objects.create(
+                alarm=alarm, kind=EventKind.REPEATED, at=now, bureau_id=alarm.owner_id,
+                note=f"条件在{_KIND_ZH.get(nxt['kind'], nxt['kind'])}数据上仍持续 / the condition persists on "
+                     f"{nxt['kind']} data", data={"value": value, "cleared_series": series_id, **(evidence or {})})
             return None
         alarm.state, alarm.open_key, alarm.resolved_at = AlarmState.RESOLVED, None, now
         alarm.save(update_fields=["state", "open_key", "resolved_at"])
         AlarmEvent.objects.create(alarm=alarm, kind=EventKind.RESOLVED, at=now,
                                   data={"value": value, "cleared_at": cleared_at.isoformat(), **(evidence or {})})
     return alarm
+
+
+def _leave(rule_id: int, series_id: int, data: str, cleared_at: dt.datetime) -> None:
+    """A series that had joined an alarm of its place (:func:`_join`) cleared: note it there."""
+    from gongzhi.observations.models import Series
+
+    series = Series.objects.filter(pk=series_id).only("site_id", "outlet_id", "parameter_id").first()
+    if series is None:
+        return
+    alarm = _place_alarm(rule_id, data, series)
+    if alarm is None:
+        return
+    also = alarm.evidence.get("also_on", [])
+    for a in also:
+        if a["series"] == series_id and a.get("cleared_at") is None:
+            a["cleared_at"] = cleared_at.isoformat()
+            alarm.evidence = {**alarm.evidence, "also_on": also}
+            alarm.save(update_fields=["evidence"])
+            return
 
 
 # --- user actions --------------------------------------------------------------------------------

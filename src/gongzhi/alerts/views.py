@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from gongzhi.alerts import services
 from gongzhi.alerts.reasons import localize
 from gongzhi.alerts.models import ACTIVE_STATES, Alarm, DownstreamWarning, RuleKind, Severity, WarningState
-from gongzhi.observations.models import QC_INVALIDATING, Observation
+from gongzhi.observations.models import QC_INVALIDATING, Observation, SeriesKind
 from gongzhi.sharing import policy
 
 STATE_FILTERS = ("active", "open", "acknowledged", "resolved", "closed", "all")
@@ -93,11 +93,16 @@ def alarm_detail(request, pk: int):
                       "first_arrival": w.first_arrival.isoformat(), "state": w.state} for w in warnings],
         "downstream": alarm.evidence.get("downstream", []),
     }
+    # the other kinds of data of this place that met the condition too (services.MERGED_KINDS)
+    also_on = [{"kind": SeriesKind(a["kind"]).label if a["kind"] in SeriesKind.values else a["kind"],
+                "value": a.get("value"), "since": dt.datetime.fromisoformat(a["started_at"]),
+                "cleared": a.get("cleared_at") is not None} for a in alarm.evidence.get("also_on", [])]
     return render(request, "alerts/detail.html", {
         "alarm": alarm, "holder": holder, "warnings": warnings, "events": events, "can_data": can_data,
+        "also_on": also_on,
         "can_handle": policy.can_handle_alarm(user, alarm), "map_data": map_data,
         "downstream": alarm.evidence.get("downstream", []),
-        "evidence": {k: v for k, v in alarm.evidence.items() if k != "downstream"},
+        "evidence": {k: v for k, v in alarm.evidence.items() if k not in ("downstream", "also_on", "cleared_on")},
         "verdict_reasons": [localize(r, get_language()) for r in (alarm.evidence.get("verdict") or {}).get("reasons", [])],
     })
 
