@@ -103,3 +103,28 @@ def test_the_alarm_page_names_every_kind_of_data_that_met_the_condition(client, 
     client.post("/i18n/setlang/", {"language": "en", "next": "/alerts/"})
     row = client.get(f"/alerts/{alarm.pk}/").content.decode().split('id="data-kinds">', 1)[1].split("</dd>", 1)[0]
     assert "also met since 08:01" in row
+
+
+def test_a_station_in_calibration_is_one_device_flag_alarm(client, region):
+    """Flag C on every analyser of a station (calibration) is one alarm for the station, whatever
+    the parameter; each analyser's flag is in its evidence and on its page."""
+    services.create_rule(name="设备标记", owner=region["ks"], kind="flag", site=region["up"], flags="C,D,F,M")
+    ss = [series(region["up"], region["p"][k]) for k in ("nh3_n", "do", "ph")]
+    ev = Evaluator()
+    for i, s in enumerate(ss):
+        feed(ev, s, [(7.0, "C")], start=T0 + i * MIN, now=T0 + (i + 1) * MIN)
+    alarm = Alarm.objects.get()
+    assert alarm.parameter.key == "nh3_n"
+    assert [(a["series"], a["parameter"]) for a in alarm.evidence["also_on"]] == [
+        (ss[1].pk, region["p"]["do"].pk), (ss[2].pk, region["p"]["ph"].pk)]
+    notes = list(alarm.events.filter(kind=EventKind.REPEATED).order_by("id").values_list("note", flat=True))
+    assert notes == ["溶解氧 实时数据同样触发 / also met on do rtd data", "pH值 实时数据同样触发 / also met on ph rtd data"]
+    assert Notification.objects.filter(kind="alarm.opened").count() == 1
+    client.force_login(region["users"]["kunshan_emergency_duty_officer"])
+    row = client.get(f"/alerts/{alarm.pk}/").content.decode().split('id="data-kinds">', 1)[1].split("</dd>", 1)[0]
+    assert "溶解氧 实时数据" in row and "pH值 实时数据" in row
+    # calibration over: every analyser back to N resolves it
+    for i, s in enumerate(ss):
+        feed(ev, s, [(7.0, "N")], start=T0 + (10 + i) * MIN, now=T0 + (11 + i) * MIN)
+    alarm.refresh_from_db()
+    assert alarm.state == AlarmState.RESOLVED

@@ -12,7 +12,8 @@ One alarm per place, parameter and rule, too: a logger sends the same analyser's
 real-time, minute and hourly values (three series), and one discharge crosses a value rule on
 each. The first kind to cross opens the alarm; the others join it (:data:`MERGED_KINDS`, listed
 in its evidence as ``also_on`` with an event each, no new notification or warning, no second
-verdict). The alarm stays open while any of them is in the condition.
+verdict). The alarm stays open while any of them is in the condition. Device flags join per
+place, whatever the parameter (a station in calibration).
 """
 
 from __future__ import annotations
@@ -141,30 +142,39 @@ JUDGE_VERDICTS = True
 #: (real-time, minute, hourly or daily values, lab samples) crossed them: the same water or
 #: discharge seen at several resolutions. Missing data stays per series: one feed of a logger
 #: can stop while the others go on, and a whole station gone silent is merged on its own
-#: (``evaluation._station_silences``).
+#: (``evaluation._station_silences``). Device-flag alarms are merged per place whatever the
+#: parameter: a station in calibration or maintenance (flag C or M) flags all its analysers at
+#: once, which is one thing to see to.
 MERGED_KINDS = frozenset({RuleKind.EXCEEDANCE, RuleKind.RATE, RuleKind.FLAG, RuleKind.BLOOM})
 #: series kinds in the history notes (the same words in every language the notes are read in)
 _KIND_ZH = {"rtd": "实时", "min": "分钟", "hour": "小时", "day": "日", "sample": "样品"}
 
 
-def _place_alarm(rule_id: int, data: str, series) -> Alarm | None:
-    """The active alarm of this rule and data level at the series' place and parameter (locked)."""
-    return (Alarm.objects.select_for_update()
-            .filter(rule_id=rule_id, data=data, site_id=series.site_id, outlet_id=series.outlet_id,
-                    parameter_id=series.parameter_id, state__in=ACTIVE_STATES, open_key__isnull=False)
-            .order_by("pk").first())
+def _place_alarm(rule_id: int, rule_kind: str, data: str, series) -> Alarm | None:
+    """The active alarm of this rule and data level at the series' place and parameter (any
+    parameter for a device-flag rule: a station in calibration flags every analyser) (locked)."""
+    q = Alarm.objects.select_for_update().filter(rule_id=rule_id, data=data, site_id=series.site_id,
+                                                 outlet_id=series.outlet_id, state__in=ACTIVE_STATES,
+                                                 open_key__isnull=False)
+    if rule_kind != RuleKind.FLAG:
+        q = q.filter(parameter_id=series.parameter_id)
+    return q.order_by("pk").first()
 
 
 def _join(alarm: Alarm, series, started_at: dt.datetime, value: float | None, now: dt.datetime) -> None:
-    """``series`` (another kind of data of the alarm's place and parameter) met the condition too."""
+    """``series`` (another kind of data of the alarm's place and parameter, or for device flags
+    any series of the place) met the condition too."""
     also = [a for a in alarm.evidence.get("also_on", []) if a["series"] != series.pk]
-    also.append({"series": series.pk, "kind": series.kind, "started_at": started_at.isoformat(), "value": value,
-                 "cleared_at": None})
+    also.append({"series": series.pk, "kind": series.kind, "parameter": series.parameter_id,
+                 "started_at": started_at.isoformat(), "value": value, "cleared_at": None})
     alarm.evidence = {**alarm.evidence, "also_on": also}
     alarm.save(update_fields=["evidence"])
+    other_zh = other_en = ""  # another parameter (device flags are merged per place)
+    if series.parameter_id != alarm.parameter_id:
+        other_zh, other_en = f"{series.parameter.name_zh} ", f"{series.parameter.key} "
     AlarmEvent.objects.create(
         alarm=alarm, kind=EventKind.REPEATED, at=now, bureau_id=alarm.owner_id,
-        note=f"{_KIND_ZH.get(series.kind, series.kind)}数据同样触发 / also met on {series.kind} data",
+        note=f"{other_zh}{_KIND_ZH.get(series.kind, series.kind)}数据同样触发 / also met on {other_en}{series.kind} data",
         data={"series": series.pk, "kind": series.kind, "value": value, "started_at": started_at.isoformat()})
 
 
@@ -184,7 +194,7 @@ def raise_alarm(*, rule: AlarmRule, series, data: str, started_at: dt.datetime, 
         return existing, False
     if rule.kind in MERGED_KINDS:
         with transaction.atomic():
-            existing = _place_alarm(rule.pk, data, series)
+            existing = _place_alarm(rule.pk, rule.kind, data, series)
             if existing is not None:
                 _join(existing, series, started_at, value, now)
                 return existing, False
@@ -285,7 +295,10 @@ def _leave(rule_id: int, series_id: int, data: str, cleared_at: dt.datetime) -> 
     series = Series.objects.filter(pk=series_id).only("site_id", "outlet_id", "parameter_id").first()
     if series is None:
         return
-    alarm = _place_alarm(rule_id, data, series)
+    kind = AlarmRule.objects.filter(pk=rule_id).values_list("kind", flat=True).first()
+    if kind not in MERGED_KINDS:
+        return
+    alarm = _place_alarm(rule_id, kind, data, series)
     if alarm is None:
         return
     also = alarm.evidence.get("also_on", [])

@@ -20,6 +20,7 @@ from gongzhi.alerts import services
 from gongzhi.alerts.reasons import localize
 from gongzhi.alerts.models import ACTIVE_STATES, Alarm, DownstreamWarning, RuleKind, Severity, WarningState
 from gongzhi.observations.models import QC_INVALIDATING, Observation, SeriesKind
+from gongzhi.registry.models import Parameter
 from gongzhi.sharing import policy
 
 STATE_FILTERS = ("active", "open", "acknowledged", "resolved", "closed", "all")
@@ -94,9 +95,12 @@ def alarm_detail(request, pk: int):
         "downstream": alarm.evidence.get("downstream", []),
     }
     # the other kinds of data of this place that met the condition too (services.MERGED_KINDS)
+    joined = alarm.evidence.get("also_on", [])
+    others = {p.pk: p for p in Parameter.objects.filter(pk__in={a.get("parameter") for a in joined} - {alarm.parameter_id})}
     also_on = [{"kind": SeriesKind(a["kind"]).label if a["kind"] in SeriesKind.values else a["kind"],
-                "value": a.get("value"), "since": dt.datetime.fromisoformat(a["started_at"]),
-                "cleared": a.get("cleared_at") is not None} for a in alarm.evidence.get("also_on", [])]
+                "parameter": others.get(a.get("parameter")), "value": a.get("value"),
+                "since": dt.datetime.fromisoformat(a["started_at"]), "cleared": a.get("cleared_at") is not None}
+               for a in joined]
     return render(request, "alerts/detail.html", {
         "alarm": alarm, "holder": holder, "warnings": warnings, "events": events, "can_data": can_data,
         "also_on": also_on,
