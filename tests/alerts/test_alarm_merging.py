@@ -128,3 +128,29 @@ def test_a_station_in_calibration_is_one_device_flag_alarm(client, region):
         feed(ev, s, [(7.0, "N")], start=T0 + (10 + i) * MIN, now=T0 + (11 + i) * MIN)
     alarm.refresh_from_db()
     assert alarm.state == AlarmState.RESOLVED
+
+
+def test_the_database_keeps_one_alarm_per_place_when_two_evaluators_race(region, monkeypatch):
+    """The evaluator of another process opened the place's alarm after this one looked for it
+    (the look-up found nothing): the unique place key stops the second alarm, and the series
+    joins the first."""
+    s = discharge(region)
+    ev = Evaluator()
+    feed(ev, s["rtd"], [150.0], start=T0, now=T0)
+    real = services._place_alarm
+    calls = []
+
+    def not_yet_visible(*args):
+        calls.append(args)
+        return None if len(calls) == 1 else real(*args)
+
+    monkeypatch.setattr(services, "_place_alarm", not_yet_visible)
+    feed(ev, s["min"], [140.0], start=T0 + MIN, now=T0 + 2 * MIN)
+    assert len(calls) == 2  # looked, tried to open, met the key, looked again and joined
+    alarm = Alarm.objects.get()
+    assert [a["series"] for a in alarm.evidence["also_on"]] == [s["min"].pk]
+    assert alarm.place_key == services.place_key(alarm.rule_id, "exceedance", "value", s["rtd"])
+    feed(ev, s["min"], [50.0], start=T0 + 3 * MIN, now=T0 + 4 * MIN)
+    feed(ev, s["rtd"], [50.0], start=T0 + 5 * MIN, now=T0 + 6 * MIN)
+    alarm.refresh_from_db()
+    assert alarm.state == AlarmState.RESOLVED and alarm.place_key is None and alarm.open_key is None

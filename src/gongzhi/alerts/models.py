@@ -207,6 +207,10 @@ class Alarm(models.Model):
     severity = models.CharField(_("告警级别"), max_length=8, choices=Severity.choices, default=Severity.WARNING)
     state = models.CharField(_("状态"), max_length=16, choices=AlarmState.choices, default=AlarmState.OPEN)
     open_key = models.CharField(_("去重键"), max_length=64, null=True, blank=True, unique=True, editable=False)
+    #: ``rule:site-or-outlet:parameter:data`` while active, for the rules whose alarms are merged per
+    #: place (``services.MERGED_KINDS``; ``*`` for the parameter of a device-flag rule): unique, so
+    #: two evaluators meeting two kinds of data of one place at once cannot open two alarms
+    place_key = models.CharField(_("地点去重键"), max_length=96, null=True, blank=True, unique=True, editable=False)
     started_at = models.DateTimeField(_("开始时间"), help_text=_("条件开始满足的数据时间"))
     raised_at = models.DateTimeField(_("告警时间"))
     value = models.FloatField(_("触发值"), null=True, blank=True)

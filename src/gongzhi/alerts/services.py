@@ -150,15 +150,17 @@ MERGED_KINDS = frozenset({RuleKind.EXCEEDANCE, RuleKind.RATE, RuleKind.FLAG, Rul
 _KIND_ZH = {"rtd": "实时", "min": "分钟", "hour": "小时", "day": "日", "sample": "样品"}
 
 
+def place_key(rule_id: int, rule_kind: str, data: str, series) -> str:
+    """The key an alarm of a merged rule holds while active (:attr:`Alarm.place_key`)."""
+    place = f"s{series.site_id}" if series.site_id is not None else f"o{series.outlet_id}"
+    parameter = "*" if rule_kind == RuleKind.FLAG else series.parameter_id
+    return f"{rule_id}:{place}:{parameter}:{data}"
+
+
 def _place_alarm(rule_id: int, rule_kind: str, data: str, series) -> Alarm | None:
     """The active alarm of this rule and data level at the series' place and parameter (any
     parameter for a device-flag rule: a station in calibration flags every analyser) (locked)."""
-    q = Alarm.objects.select_for_update().filter(rule_id=rule_id, data=data, site_id=series.site_id,
-                                                 outlet_id=series.outlet_id, state__in=ACTIVE_STATES,
-                                                 open_key__isnull=False)
-    if rule_kind != RuleKind.FLAG:
-        q = q.filter(parameter_id=series.parameter_id)
-    return q.order_by("pk").first()
+    return Alarm.objects.select_for_update().filter(place_key=place_key(rule_id, rule_kind, data, series)).first()
 
 
 def _join(alarm: Alarm, series, started_at: dt.datetime, value: float | None, now: dt.datetime) -> None:
@@ -192,7 +194,8 @@ def raise_alarm(*, rule: AlarmRule, series, data: str, started_at: dt.datetime, 
     existing = Alarm.objects.filter(open_key=key).first()
     if existing is not None:
         return existing, False
-    if rule.kind in MERGED_KINDS:
+    merged = rule.kind in MERGED_KINDS
+    if merged:
         with transaction.atomic():
             existing = _place_alarm(rule.pk, rule.kind, data, series)
             if existing is not None:
@@ -201,6 +204,7 @@ def raise_alarm(*, rule: AlarmRule, series, data: str, started_at: dt.datetime, 
     try:
         with transaction.atomic():
             alarm = Alarm.objects.create(
+                place_key=place_key(rule.pk, rule.kind, data, series) if merged else None,
                 rule=rule, series=series, data=data, site_id=series.site_id, outlet_id=series.outlet_id,
                 parameter_id=series.parameter_id, owner_id=series.owner_id, kind=rule.kind, severity=rule.severity,
                 state=AlarmState.OPEN, open_key=key, started_at=started_at, raised_at=now, value=value,
@@ -208,11 +212,17 @@ def raise_alarm(*, rule: AlarmRule, series, data: str, started_at: dt.datetime, 
             )
             AlarmEvent.objects.create(alarm=alarm, kind=EventKind.OPENED, at=now, bureau_id=alarm.owner_id,
                                       data={"value": value, "limit": limit, **(evidence or {})})
-    except IntegrityError:  # another evaluator opened it first
+    except IntegrityError:  # another evaluator opened it (or, merged, one of its place) first
         existing = Alarm.objects.filter(open_key=key).first()
-        if existing is None:
-            raise
-        return existing, False
+        if existing is not None:
+            return existing, False
+        if merged:
+            with transaction.atomic():
+                existing = _place_alarm(rule.pk, rule.kind, data, series)
+                if existing is not None:
+                    _join(existing, series, started_at, value, now)
+                    return existing, False
+        raise
     verdict = None
     if rule.kind in (RuleKind.EXCEEDANCE, RuleKind.RATE, RuleKind.BLOOM) and JUDGE_VERDICTS:
         from gongzhi.alerts.verdicts import judge
@@ -281,8 +291,8 @@ def resolve_alarm(*, rule_id: int, series_id: int, data: str, cleared_at: dt.dat
                 note=f"条件在{_KIND_ZH.get(nxt['kind'], nxt['kind'])}数据上仍持续 / the condition persists on "
                      f"{nxt['kind']} data", data={"value": value, "cleared_series": series_id, **(evidence or {})})
             return None
-        alarm.state, alarm.open_key, alarm.resolved_at = AlarmState.RESOLVED, None, now
-        alarm.save(update_fields=["state", "open_key", "resolved_at"])
+        alarm.state, alarm.open_key, alarm.place_key, alarm.resolved_at = AlarmState.RESOLVED, None, None, now
+        alarm.save(update_fields=["state", "open_key", "place_key", "resolved_at"])
         AlarmEvent.objects.create(alarm=alarm, kind=EventKind.RESOLVED, at=now,
                                   data={"value": value, "cleared_at": cleared_at.isoformat(), **(evidence or {})})
     return alarm
@@ -339,9 +349,9 @@ def close_alarm(*, alarm: Alarm, user, note: str, now: dt.datetime | None = None
         alarm = Alarm.objects.select_for_update().get(pk=alarm.pk)
         if alarm.state == AlarmState.CLOSED:
             raise AlertsError("the alarm is closed already")
-        alarm.state, alarm.open_key = AlarmState.CLOSED, None
+        alarm.state, alarm.open_key, alarm.place_key = AlarmState.CLOSED, None, None
         alarm.closed_by, alarm.closed_at, alarm.close_note = user, now, note.strip()
-        alarm.save(update_fields=["state", "open_key", "closed_by", "closed_at", "close_note"])
+        alarm.save(update_fields=["state", "open_key", "place_key", "closed_by", "closed_at", "close_note"])
         AlarmEvent.objects.create(alarm=alarm, kind=EventKind.CLOSED, at=now, user=user, bureau_id=user.bureau_id,
                                   note=note.strip())
         pending = list(alarm.warnings.filter(state=WarningState.PENDING).select_related("bureau"))
