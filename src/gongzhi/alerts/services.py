@@ -180,6 +180,17 @@ def _join(alarm: Alarm, series, started_at: dt.datetime, value: float | None, no
         data={"series": series.pk, "kind": series.kind, "value": value, "started_at": started_at.isoformat()})
 
 
+def _join_place_alarm(rule: AlarmRule, data: str, series, started_at: dt.datetime, value: float | None,
+                      now: dt.datetime) -> Alarm | None:
+    """The active alarm of the series' place for this merged rule, which the series joins (None:
+    there is none)."""
+    with transaction.atomic():
+        alarm = _place_alarm(rule.pk, rule.kind, data, series)
+        if alarm is not None:
+            _join(alarm, series, started_at, value, now)
+        return alarm
+
+
 def raise_alarm(*, rule: AlarmRule, series, data: str, started_at: dt.datetime, value: float | None,
                 peak: float | None = None, limit: float | None = None, evidence: dict | None = None,
                 now: dt.datetime | None = None) -> tuple[Alarm, bool]:
@@ -196,11 +207,9 @@ def raise_alarm(*, rule: AlarmRule, series, data: str, started_at: dt.datetime, 
         return existing, False
     merged = rule.kind in MERGED_KINDS
     if merged:
-        with transaction.atomic():
-            existing = _place_alarm(rule.pk, rule.kind, data, series)
-            if existing is not None:
-                _join(existing, series, started_at, value, now)
-                return existing, False
+        existing = _join_place_alarm(rule, data, series, started_at, value, now)
+        if existing is not None:
+            return existing, False
     try:
         with transaction.atomic():
             alarm = Alarm.objects.create(
@@ -217,11 +226,9 @@ def raise_alarm(*, rule: AlarmRule, series, data: str, started_at: dt.datetime, 
         if existing is not None:
             return existing, False
         if merged:
-            with transaction.atomic():
-                existing = _place_alarm(rule.pk, rule.kind, data, series)
-                if existing is not None:
-                    _join(existing, series, started_at, value, now)
-                    return existing, False
+            existing = _join_place_alarm(rule, data, series, started_at, value, now)
+            if existing is not None:
+                return existing, False
         raise
     verdict = None
     if rule.kind in (RuleKind.EXCEEDANCE, RuleKind.RATE, RuleKind.BLOOM) and JUDGE_VERDICTS:
@@ -302,11 +309,11 @@ def _leave(rule_id: int, series_id: int, data: str, cleared_at: dt.datetime) -> 
     """A series that had joined an alarm of its place (:func:`_join`) cleared: note it there."""
     from gongzhi.observations.models import Series
 
-    series = Series.objects.filter(pk=series_id).only("site_id", "outlet_id", "parameter_id").first()
-    if series is None:
-        return
     kind = AlarmRule.objects.filter(pk=rule_id).values_list("kind", flat=True).first()
     if kind not in MERGED_KINDS:
+        return
+    series = Series.objects.filter(pk=series_id).only("site_id", "outlet_id", "parameter_id").first()
+    if series is None:
         return
     alarm = _place_alarm(rule_id, kind, data, series)
     if alarm is None:

@@ -62,8 +62,9 @@ class GatewayConfig:
 
 
 #: Bytes read per ``recv`` (the gateway's one read buffer). asyncio's default transport reads
-#: into a new 256 KiB ``bytes`` on every read: above glibc's mmap threshold, so each read of a
-#: 400-byte packet mapped and unmapped memory (≈ 15 µs; bench/bench_recv.py).
+#: into a new 256 KiB ``bytes`` on every read; until the heap's history has raised glibc's mmap
+#: threshold (a new process), each read of a 400-byte packet maps and unmaps memory (≈ 15 µs;
+#: bench/bench_recv.py).
 READ_BUFFER = 65536
 
 
