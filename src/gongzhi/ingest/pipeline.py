@@ -26,6 +26,7 @@ not acknowledged (the logger resends it).  See docs/ingest.md.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import logging
 import math
@@ -34,7 +35,9 @@ import threading
 import time as _time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -56,6 +59,7 @@ from gongzhi.hj212 import (
 from gongzhi.ingest import qc
 from gongzhi.ingest.models import AcceptedPacket, RawPacket, Verdict
 from gongzhi.observations import services as obs
+from gongzhi.observations.columns import ObsColumns
 from gongzhi.observations.models import (
     QC_BACKFILL,
     QC_FLAG_INVALID,
@@ -195,6 +199,10 @@ class Pipeline:
         self._conv: dict[tuple[int, str], tuple] = {}
         #: series of a site/outlet already in the store: ("s"|"o", holder id) -> {(parameter id, kind): series id}
         self._holder_series: dict[tuple[str, int], dict[tuple[int, str], int]] = {}
+        #: (holder key of _targets, id of a CP shape) -> the shape's rows worked out (_FastPlan)
+        self._fast: dict[tuple, _FastPlan] = {}
+        #: False: every packet goes value by value (tests compare the two ways)
+        self.columnar = True
         self._calibrated: dict[str, dt.datetime] = {}
         self._split_times: dict[tuple, tuple[dt.datetime, float]] = {}
         self._id_sequence: str | None = None  # the archive's id sequence (PostgreSQL)
@@ -212,6 +220,7 @@ class Pipeline:
         self._series_units.clear()
         self._targets.clear()
         self._conv.clear()
+        self._fast.clear()
         self._holder_series.clear()
         obs.series_resolver.clear()
 
@@ -385,12 +394,7 @@ class Pipeline:
 
         # 3. values (the series of sites/outlets seen for the first time: one query for the batch)
         self._preload_holders(p.device for p in plans if p.device is not None and not p.outcome.verdict)
-        rows: list[list] = []  # [series, time, value, flag, qc, vmin, vmax, total, packet] (obs.write_observations)
-        row_plan: list[_Plan] = []
-        unknown: Counter = Counter()
-        unknown_source: dict[str, str] = {}
-        pending_units: list[tuple[int, int, _Param, str]] = []  # (row index, series id, param, source unit)
-        unit_notes: list[tuple[_Plan, str]] = []  # added after the other notes of the packet
+        batch = _Batch()
         for p in plans:
             if p.device is None or p.outcome.verdict:
                 continue
@@ -422,29 +426,33 @@ class Pipeline:
                 out.detail = "the upload has no valid DataTime: its values cannot be placed in time"
                 p.key = None
                 continue
-            self._rows_for(p, kind, data_time, now, rows, row_plan, unknown, unknown_source, pending_units,
-                           unit_notes)
+            self._rows_for(p, kind, data_time, now, batch)
             if m.ack_requested:
                 out.replies.append(build_data_ack(m))
             if cn == "2011":
                 self._check_clock(p, data_time, now)
 
         # unit of series not seen before (a series created elsewhere may be in another unit)
-        if pending_units:
-            self._load_series_units(sid for _, sid, _, _ in pending_units)
-            for ri, sid, param, src_unit in pending_units:
+        rows, row_plan, unit_notes = batch.rows, batch.row_plan, batch.unit_notes
+        if batch.pending_units:
+            self._load_series_units(sid for _, sid, _, _ in batch.pending_units)
+            for ri, sid, param, src_unit in batch.pending_units:
                 self._convert(rows[ri], self._conversion(sid, param, src_unit), row_plan[ri], unit_notes)
         for plan, note in unit_notes:
             plan.notes.append(note)
+        for hkey, shape, realtime, targets in batch.unplanned:
+            self._plan_shape(hkey, shape, realtime, targets)
 
         # 4. write values (each plan counted its rows as stored: the duplicates are taken off),
         # archive rows, keys, unknown codes
-        if rows:
-            result = obs.write_observations(rows, source=cfg.source, received=now)
-            for ri in result.duplicate_indexes:
-                out = row_plan[ri].outcome
-                out.duplicates += 1
-                out.values_stored -= 1
+        if batch.nrows:
+            result = obs.write_observation_columns(batch.columns(), source=cfg.source, received=now)
+            if result.duplicate_indexes:
+                owner = batch.owners()
+                for ri in result.duplicate_indexes:
+                    out = owner(ri).outcome
+                    out.duplicates += 1
+                    out.values_stored -= 1
         for p in plans:
             out = p.outcome
             if out.unknown_codes and not out.reason:
@@ -457,8 +465,8 @@ class Pipeline:
         if keys:
             # ON CONFLICT DO NOTHING: another writer process may have taken the key first
             _insert(AcceptedPacket, KEY_COLUMNS, [(*p.key, p.outcome.packet_id, now) for p in keys], ignore_conflicts=True)
-        for code, n in unknown.items():
-            record_unknown_code(code=code, source=unknown_source[code], count=n)
+        for code, n in batch.unknown.items():
+            record_unknown_code(code=code, source=batch.unknown_source[code], count=n)
         return [p.outcome for p in plans]
 
     # -- helpers --------------------------------------------------------------------------------
@@ -479,8 +487,7 @@ class Pipeline:
                     t = got[0]
         return t
 
-    def _rows_for(self, p, kind, data_time, now, rows, row_plan, unknown, unknown_source, pending_units,
-                  unit_notes) -> None:
+    def _rows_for(self, p: _Plan, kind: str, data_time: dt.datetime, now: dt.datetime, batch: "_Batch") -> None:
         m = p.message
         dev = p.device
         out = p.outcome
@@ -488,18 +495,39 @@ class Pipeline:
         system_code = dev.system_code or m.st or ""
         domain = DOMAIN_BY_ST.get(system_code, "")
         realtime = kind == SeriesKind.REALTIME
-        if type(m) is CompactMessage:
-            # the codec's fast path: the values as sent and the shape of the CP, whose factors
-            # are worked out once per shape (a logger sends the same shape every time)
-            codes, texts, nums = _values_of_shape(m.cp_shape, m.cp_values, realtime)
-        else:
-            codes, texts, nums = _values(m.records, realtime)
         base_bits = QC_BACKFILL if m.back_fill else 0
         base_bits |= qc.time_bits(data_time, now, cfg.future_tolerance)
         t_utc = data_time.astimezone(UTC)
         site, outlet = dev.site, dev.outlet
         hkey = (domain, dev.system_code, site.pk if site is not None else None,
                 outlet.pk if outlet is not None else None, kind)
+        compact = type(m) is CompactMessage
+        if compact:
+            shape = m.cp_shape
+            fast = self._fast.get((hkey, id(shape)))
+            if fast is not None and fast.shape is shape and self.columnar:
+                # a packet shaped like the ones before it: its numbers and flags go to the
+                # batch as they are; rows are made for the whole batch at once (_Batch.columns)
+                vals = m.cp_values
+                texts = fast.getter(vals)
+                try:
+                    nums = list(map(float, texts))
+                except ValueError:
+                    nums = None
+                if nums is not None and "_" not in "".join(texts) and all(map(_isfinite, nums)):
+                    nums.append(_NAN)  # position -1: an absent number
+                    batch.blocks.append((fast, nums, fast.flag_getter(vals), (t_utc - _EPOCH) // _MICROSECOND,
+                                         base_bits, out.packet_id, batch.nrows, p))
+                    batch.nrows += fast.n
+                    out.values_stored += fast.n
+                    return
+            # the codec's fast path: the values as sent and the shape of the CP, whose factors
+            # are worked out once per shape (a logger sends the same shape every time)
+            codes, texts, nums = _values_of_shape(shape, m.cp_values, realtime)
+        else:
+            codes, texts, nums = _values(m.records, realtime)
+        rows, row_plan, pending_units = batch.rows, batch.row_plan, batch.pending_units
+        unknown, unknown_source, unit_notes = batch.unknown, batch.unknown_source, batch.unit_notes
         targets = self._targets.get(hkey)
         if targets is None:
             targets = self._targets[hkey] = {}
@@ -555,11 +583,26 @@ class Pipeline:
                 self._convert(row, conv, p, unit_notes)
             rows.append(row)
             row_plan.append(p)
+            batch.row_at.append(batch.nrows)
+            batch.nrows += 1
         out.values_stored += len(rows) - first_row
         if out.unknown_codes:
             p.notes.append("unknown code(s) recorded for the catalog: " + ", ".join(out.unknown_codes))
         if skipped:
             p.notes.append("; ".join(skipped[:20]))
+        if compact and not skipped and not out.unknown_codes and self.columnar:
+            if not self._plan_shape(hkey, shape, realtime, targets) and first_row < len(rows):
+                batch.unplanned.append((hkey, shape, realtime, targets))  # once the units are known
+
+    def _plan_shape(self, hkey: tuple, shape: tuple, realtime: bool, targets: dict) -> bool:
+        """Make the :class:`_FastPlan` of a logger's CP shape if it can be made now."""
+        fast = _FastPlan.build(shape, realtime, targets, self._conv)
+        if fast is None:
+            return False
+        if len(self._fast) >= 16384:
+            self._fast.clear()
+        self._fast[(hkey, id(shape))] = fast
+        return True
 
     def _preload_holders(self, devices: Iterable[DeviceInfo]) -> None:
         """Load the existing series of every site/outlet of ``devices`` not seen yet, in one query
@@ -813,19 +856,24 @@ def _no_texts(vals) -> tuple:
 _PLANS: dict[tuple[int, bool], tuple[tuple, tuple]] = {}
 
 
-def _values_of_shape(shape: tuple, vals: list[str], realtime: bool) -> tuple[tuple, list, list]:
-    """:func:`_values` of a fast-path message, from its CP values and the plan of its shape (flag
-    indexes point into the CP values themselves): the
-    numbers of a packet are read by one ``map(float, …)`` (and checked for ``_`` and
-    infinities in one pass each); only a packet with a text that is no finite number is read
-    text by text."""
+def _plan_of(shape: tuple, realtime: bool) -> tuple:
+    """:func:`_shape_plan` of ``shape``, worked out once."""
     key = (id(shape), realtime)
     got = _PLANS.get(key)
     if got is None or got[0] is not shape:
         if len(_PLANS) >= 4096:
             _PLANS.clear()
         got = _PLANS[key] = (shape, _shape_plan(shape, realtime))
-    getter, codes = got[1]
+    return got[1]
+
+
+def _values_of_shape(shape: tuple, vals: list[str], realtime: bool) -> tuple[tuple, list, list]:
+    """:func:`_values` of a fast-path message, from its CP values and the plan of its shape (flag
+    indexes point into the CP values themselves): the
+    numbers of a packet are read by one ``map(float, …)`` (and checked for ``_`` and
+    infinities in one pass each); only a packet with a text that is no finite number is read
+    text by text."""
+    getter, codes = _plan_of(shape, realtime)
     texts = getter(vals)
     try:
         nums = list(map(float, texts))
@@ -837,6 +885,180 @@ def _values_of_shape(shape: tuple, vals: list[str], realtime: bool) -> tuple[tup
 
 
 _isfinite = math.isfinite
+_NAN = math.nan
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def _getter(indexes: Sequence[int]) -> Callable[[Sequence], tuple]:
+    """``f(seq)`` -> the tuple of ``seq``'s items at ``indexes`` (itemgetter, always a tuple)."""
+    if not indexes:
+        return _no_texts
+    if len(indexes) == 1:
+        only = indexes[0]
+        return lambda vals: (vals[only],)
+    return operator.itemgetter(*indexes)
+
+
+@dataclass(slots=True, eq=False)
+class _FastPlan:
+    """The rows of one logger's packets of one CP shape, worked out once (series, positions of
+    the numbers, conversion and checks), for packets whose texts are all finite numbers.
+
+    Made only when every factor of the shape maps to a known series whose unit is known and
+    convertible, and no factor is skipped with a note; anything else goes value by value.
+    The ``layout`` (shared by the plans of all loggers sending this shape) says where the
+    numbers of row ``j`` are: value, minimum, maximum and total at positions ``pos[:, j]``
+    of the packet's numbers (``m``: absent, a NaN appended to them); its flag is the CP
+    value at ``flag_at`` for rows ``flag_rows``. Per row: ``sids``, and ``checks``
+    (conversion factor, QC bits of the conversion, range low and high, non-negative)."""
+
+    shape: tuple
+    getter: Callable
+    flag_getter: Callable
+    n: int
+    layout: "_Layout"
+    sids: Any
+    checks: Any
+
+    @classmethod
+    def build(cls, shape: tuple, realtime: bool, targets: dict, conv_cache: dict) -> "_FastPlan | None":
+        getter, codes = _plan_of(shape, realtime)
+        m = sum(1 for c in codes for i in c[2:6] if i >= 0)
+        sids, pos, flag_at, flag_rows, factor, bits, lo, hi, nonneg = [], [], [], [], [], [], [], [], []
+        for code, fi, pi, ai, bi, ci, any_text, zs in codes:
+            if pi < 0 and ai < 0 and bi < 0 and ci < 0:
+                if any_text or zs:
+                    return None  # skipped with a note
+                continue
+            target = targets.get(code)
+            if target is None:
+                return None
+            sid, _param, src_unit = target
+            conv = conv_cache.get((sid, src_unit))
+            if conv is None or conv[0] not in (2, 3):
+                return None
+            mode, f, _unit, non_negative, rng, _note = conv
+            if fi >= 0:
+                flag_at.append(fi)
+                flag_rows.append(len(sids))
+            sids.append(sid)
+            pos.append([i if i >= 0 else m for i in (pi, ai, bi, ci)])
+            factor.append(f)
+            bits.append(QC_UNIT_CONVERTED if mode == 2 else 0)
+            lo.append(rng[0] if rng is not None else -math.inf)
+            hi.append(rng[1] if rng is not None else math.inf)
+            nonneg.append(bool(non_negative))
+        if not sids:
+            return None
+        key = (tuple(map(tuple, pos)), tuple(flag_rows))
+        layout = _LAYOUTS.get(key)
+        if layout is None:
+            if len(_LAYOUTS) >= 4096:
+                _LAYOUTS.clear()
+            layout = _LAYOUTS[key] = _Layout(len(sids), np.array(pos, np.intp).T.copy(), np.array(flag_rows, np.intp),
+                                             flag_rows, ("N",) * len(flag_rows))
+        checks = np.array([factor, bits, lo, hi, nonneg], np.float64).T.copy()
+        return cls(shape, getter, _getter(flag_at), len(sids), layout, np.array(sids, np.int64), checks)
+
+
+@dataclass(slots=True, eq=False)
+class _Layout:
+    """Where the numbers and flags of each row are in a packet's numbers (see :class:`_FastPlan`)."""
+
+    n: int
+    pos: Any
+    flag_rows: Any
+    flag_rows_list: list
+    all_n: tuple
+
+
+#: layouts by (positions, flag rows): one object per layout, so packets of many loggers group together
+_LAYOUTS: dict[tuple, _Layout] = {}
+
+
+class _Batch:
+    """The values of one batch on their way to the store: rows made value by value (``rows``,
+    at positions ``row_at`` of the batch) and blocks of packets with a :class:`_FastPlan`
+    (``(plan, numbers, flags, time µs, QC bits, packet id, first position, _Plan)``)."""
+
+    __slots__ = ("rows", "row_plan", "row_at", "blocks", "nrows", "unknown", "unknown_source", "pending_units",
+                 "unit_notes", "unplanned")
+
+    def __init__(self) -> None:
+        self.rows: list[list] = []  # [series, time, value, flag, qc, vmin, vmax, total, packet]
+        self.row_plan: list[_Plan] = []
+        self.row_at: list[int] = []
+        self.blocks: list[tuple] = []
+        self.nrows = 0
+        self.unknown: Counter = Counter()
+        self.unknown_source: dict[str, str] = {}
+        self.pending_units: list[tuple[int, int, _Param, str]] = []  # (index in rows, series, param, source unit)
+        self.unit_notes: list[tuple[_Plan, str]] = []  # added after the other notes of the packet
+        self.unplanned: list[tuple] = []  # shapes to plan once the units of their new series are known
+
+    def columns(self) -> ObsColumns:
+        """Every row of the batch, in order, as columns: the blocks of one plan at once."""
+        cols = ObsColumns.empty(self.nrows, ["", "N"])
+        flags = cols.flags
+        code_of = {"": 0, "N": 1}
+        groups: dict[int, list[tuple]] = {}
+        for b in self.blocks:
+            groups.setdefault(id(b[0].layout), []).append(b)
+        for blocks in groups.values():
+            plan = blocks[0][0].layout
+            k, r = len(blocks), plan.n
+            nums = np.array([b[1] for b in blocks])
+            at = (np.fromiter((b[6] for b in blocks), np.int64, k)[:, None] + np.arange(r)).ravel()
+            checks = np.concatenate([b[0].checks for b in blocks]).reshape(k, r, 5)
+            value, vmin, vmax, total = (nums[:, plan.pos[i]] * checks[:, :, 0] for i in range(4))
+            cols.series[at] = np.concatenate([b[0].sids for b in blocks])
+            cols.time_us[at] = np.repeat(np.fromiter((b[3] for b in blocks), np.int64, k), r)
+            cols.packet[at] = np.repeat(np.fromiter((-1 if b[5] is None else b[5] for b in blocks), np.int64, k), r)
+            cols.value[at], cols.vmin[at], cols.vmax[at], cols.total[at] = (
+                value.ravel(), vmin.ravel(), vmax.ravel(), total.ravel())
+            bits = np.fromiter((b[4] for b in blocks), np.int64, k)[:, None] | checks[:, :, 1].astype(np.int64)
+            checked = np.where(np.isnan(value), total, value)
+            bits |= np.where((checked < 0) & (checks[:, :, 4] != 0), QC_NEGATIVE, 0)
+            bits |= np.where((checked < checks[:, :, 2]) | (checked > checks[:, :, 3]), QC_OUT_OF_RANGE, 0)
+            codes = np.zeros((k, r), np.int32)
+            if plan.flag_rows_list:
+                codes[:, plan.flag_rows] = 1  # "N"
+                all_n = plan.all_n
+                for i, b in enumerate(blocks):
+                    if b[2] != all_n:
+                        for j, text in zip(plan.flag_rows_list, b[2]):
+                            t2 = text[:2]
+                            c = code_of.get(t2)
+                            if c is None:
+                                c = code_of[t2] = len(flags)
+                                flags.append(t2)
+                            codes[i, j] = c
+                            if text != "N":
+                                bits[i, j] |= QC_FLAG_INVALID
+            cols.qc[at] = bits.ravel()
+            cols.flag[at] = codes.ravel()
+        if self.rows:
+            slow = ObsColumns.from_rows(self.rows)
+            at = np.array(self.row_at, np.int64)
+            for name in ("series", "time_us", "value", "vmin", "vmax", "total", "qc", "packet"):
+                getattr(cols, name)[at] = getattr(slow, name)
+            remap = []
+            for f in slow.flags:
+                c = code_of.get(f)
+                if c is None:
+                    c = code_of[f] = len(flags)
+                    flags.append(f)
+                remap.append(c)
+            cols.flag[at] = np.array(remap, np.int32)[slow.flag]
+        return cols
+
+    def owners(self) -> Callable[[int], _Plan]:
+        """``f(i)`` -> the packet (its :class:`_Plan`) of row ``i`` of :meth:`columns`."""
+        starts = sorted([(b[6], b[7]) for b in self.blocks] + list(zip(self.row_at, self.row_plan)),
+                        key=operator.itemgetter(0))
+        keys = [s for s, _ in starts]
+        return lambda i: starts[bisect.bisect_right(keys, i) - 1][1]
 
 
 def _number(text: str) -> float | None:

@@ -1,11 +1,13 @@
 """Writers of the observation store.
 
 :func:`write_observations` is the bulk write path every ingest channel uses
-(HJ 212 gateway, partner push, file import, backfill). It is idempotent on
-``(series, time)``: a value already stored is reported as a duplicate and left
-as it is, so a resend after a lost acknowledgement stores nothing twice.
+(partner push, file import, backfill; the HJ 212 gateway uses its columnar twin
+:func:`write_observation_columns`). It is idempotent on ``(series, time)``: a value
+already stored is reported as a duplicate and left as it is, so a resend after a
+lost acknowledgement stores nothing twice.
 
-* PostgreSQL: ``COPY`` into a temporary staging table, then one
+* PostgreSQL: binary ``COPY`` straight into the store in a savepoint; if a row
+  was there already, binary ``COPY`` into a temporary staging table, then one
   ``INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING`` into the store.
 * SQLite: multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING`` in chunks
   (one transaction; WAL mode).
@@ -41,6 +43,8 @@ from typing import Callable, Iterable, Sequence
 from django.db import connection, transaction
 from django.utils import timezone
 
+from gongzhi.observations.columns import ObsColumns
+from gongzhi.observations.columns import binary_copy as binary_copy_columns
 from gongzhi.observations.models import DirtyPeriod, LatestValue, Observation, PendingChange, Revision, Series, Source
 
 UTC = dt.timezone.utc
@@ -199,8 +203,7 @@ def write_observations(rows: Sequence[ObservationRow | tuple], *, source: int,
 
     ``rows`` are :class:`ObservationRow` objects or plain tuples (or lists) of the same
     fields in the same order ``(series_id, time, value, flag, qc, vmin, vmax, total,
-    packet_id)``; shorter tuples get the dataclass defaults. The gateway passes lists: no
-    object per value.
+    packet_id)``; shorter tuples get the dataclass defaults.
 
     Of several rows with the same series and time (in the store already or within the
     batch) the first one stored wins; the others are reported in ``duplicate_indexes``.
@@ -208,32 +211,76 @@ def write_observations(rows: Sequence[ObservationRow | tuple], *, source: int,
     if not rows:
         return WriteResult()
     received = received or timezone.now()
-    if source not in Source.values:
-        raise ValueError(f"unknown source {source!r}")
+    _check_source(source)
     rows = _as_tuples(rows)
     us_of = _epoch_us_of(rows)
+
+    def payload() -> bytes:
+        return _copy_binary(rows, us_of, source, received)
+
+    def all_new() -> list[tuple]:  # (series, time in µs, value, flag, qc) of every row, built in C
+        return list(zip(map(_first, rows), map(us_of.__getitem__, map(id, map(_second, rows))),
+                        map(_third, rows), map(_fourth, rows), map(_fifth, rows)))
+
+    def keys() -> list[tuple[int, int]]:
+        return list(zip(map(_first, rows), map(us_of.__getitem__, map(id, map(_second, rows)))))
+
+    return _write(payload, lambda: (rows, us_of), all_new, keys, source, received)
+
+
+def write_observation_columns(cols: ObsColumns, *, source: int, received: dt.datetime | None = None) -> WriteResult:
+    """:func:`write_observations` of rows held as columns (:class:`~gongzhi.observations.columns.ObsColumns`):
+    the same rows stored, the same duplicates reported (indexes into ``cols``), the same
+    outbox row and listeners. On PostgreSQL the optimistic COPY is encoded from the arrays
+    (no Python step per value); where that path is left (a duplicate, SQLite) the rows are
+    handed on as tuples."""
+    if not len(cols):
+        return WriteResult()
+    received = received or timezone.now()
+    _check_source(source)
+
+    def tuples() -> tuple[list[tuple], dict[int, int]]:
+        rows = cols.rows()
+        return rows, dict(zip(map(id, map(_second, rows)), cols.time_us.tolist()))
+
+    return _write(lambda: binary_copy_columns(cols, source=source, received_us=_epoch_us(received)), tuples,
+                  cols.new_rows, lambda: list(zip(cols.series.tolist(), cols.time_us.tolist())), source, received)
+
+
+def _check_source(source: int) -> None:
+    if source not in Source.values:
+        raise ValueError(f"unknown source {source!r}")
+
+
+def _write(payload: Callable[[], bytes], tuples: Callable[[], tuple[list[tuple], dict[int, int]]],
+           all_new: Callable[[], list[tuple]], keys: Callable[[], list[tuple[int, int]]], source: int,
+           received: dt.datetime) -> WriteResult:
+    """The write of :func:`write_observations` and :func:`write_observation_columns`, given
+    their rows four ways: the optimistic COPY's payload, the rows as tuples with their
+    times in µs (the careful paths), ``(series, µs, value, flag, qc)`` of every row, and
+    ``(series, µs)`` of every row in order."""
     with transaction.atomic():
         with connection.cursor() as cur:
             if connection.vendor == "postgresql":
-                returned = _write_postgresql(cur, rows, us_of, source, received)
+                if _copy_optimistic(cur.cursor, payload()):
+                    returned = _ALL_NEW
+                else:
+                    rows, us_of = tuples()
+                    returned = _write_staged(cur.cursor, rows, us_of, source, received)
             else:
+                rows, us_of = tuples()
                 returned = _write_sqlite(cur, rows, us_of, source, received)
-            if returned is _ALL_NEW:  # (series, time in µs, value, flag, qc) of every row, built in C
-                new_rows = list(zip(map(_first, rows), map(us_of.__getitem__, map(id, map(_second, rows))),
-                                    map(_third, rows), map(_fourth, rows), map(_fifth, rows)))
-            else:
-                new_rows = returned
+            new_rows = all_new() if returned is _ALL_NEW else returned
             _add_pending(cur, new_rows, received)
         if new_rows and _write_listeners:
             transaction.on_commit(lambda: _fire_listeners(new_rows, received))
     result = WriteResult()
     if returned is _ALL_NEW:
-        result.inserted = len(rows)
+        result.inserted = len(new_rows)
         return result
     new_keys = {(sid, us) for sid, us, *_ in returned}
     seen: set = set()
-    for i, r in enumerate(rows):
-        key = (r[0], us_of[id(r[1])])
+    for i, key in enumerate(keys()):
         if key in new_keys and key not in seen:
             seen.add(key)
             result.inserted += 1
@@ -440,41 +487,44 @@ def _copy_binary(rows: list[tuple], us_of: dict[int, int], source: int, received
     return b"".join(out)
 
 
-def _write_postgresql(cur, rows: list[tuple], us_of: dict[int, int], source: int, received: dt.datetime) -> list[tuple]:
-    """Optimistic path first: ``COPY`` straight into the store inside a savepoint — the
-    physical limit. If any row is already stored (or repeated in the batch) the primary
-    key stops the COPY; the savepoint is rolled back and the rows go the careful way:
-    COPY into a session-local staging table, then one INSERT … ON CONFLICT DO NOTHING
-    (within one INSERT a second row with the same key conflicts with the first and is
-    skipped, so no DISTINCT and no sort). The new rows come back with their time as
-    integer microseconds: no datetime parsing on the way back.
-
-    Both paths store exactly the same rows. Returns :data:`_ALL_NEW` when every row was new."""
+def _copy_optimistic(raw, payload: bytes) -> bool:
+    """Optimistic path first: binary ``COPY`` straight into the store inside a savepoint —
+    the physical limit. If any row is already stored (or repeated in the batch) the primary
+    key stops the COPY, the savepoint is rolled back and False is returned: the rows then go
+    by :func:`_write_staged`. After such a miss the next :data:`OPTIMISTIC_BACKOFF` writes
+    skip this path (a caller re-sending old data does not pay for a failed COPY every time)."""
     import psycopg
 
-    payload = _copy_binary(rows, us_of, source, received)
-    cols = ", ".join(OBS_COLUMNS)
-    raw = cur.cursor  # the psycopg 3 cursor under Django's wrapper
     skip = getattr(_optimistic, "skip", 0)
     if skip:
         _optimistic.skip = skip - 1
-    else:
-        raw.execute("SAVEPOINT gongzhi_obs_copy")
-        try:
-            with raw.copy(f"COPY {OBS_TABLE} ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.write(payload)
-        except psycopg.errors.UniqueViolation:
-            raw.execute("ROLLBACK TO SAVEPOINT gongzhi_obs_copy")
-            raw.execute("RELEASE SAVEPOINT gongzhi_obs_copy")
-            _optimistic.skip = OPTIMISTIC_BACKOFF
-        else:
-            raw.execute("RELEASE SAVEPOINT gongzhi_obs_copy")
-            return _ALL_NEW
+        return False
+    cols = ", ".join(OBS_COLUMNS)
+    raw.execute("SAVEPOINT gongzhi_obs_copy")
+    try:
+        with raw.copy(f"COPY {OBS_TABLE} ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.write(payload)
+    except psycopg.errors.UniqueViolation:
+        raw.execute("ROLLBACK TO SAVEPOINT gongzhi_obs_copy")
+        raw.execute("RELEASE SAVEPOINT gongzhi_obs_copy")
+        _optimistic.skip = OPTIMISTIC_BACKOFF
+        return False
+    raw.execute("RELEASE SAVEPOINT gongzhi_obs_copy")
+    return True
+
+
+def _write_staged(raw, rows: list[tuple], us_of: dict[int, int], source: int, received: dt.datetime) -> list[tuple]:
+    """The careful way: binary COPY, in input order, into a session-local staging table, then
+    one INSERT … ON CONFLICT DO NOTHING (within one INSERT a second row with the same key
+    conflicts with the first and is skipped, so no DISTINCT and no sort). The new rows come
+    back with their time as integer microseconds: no datetime parsing on the way back.
+    Stores exactly the rows :func:`_copy_optimistic` would have."""
+    cols = ", ".join(OBS_COLUMNS)
     raw.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS obs_stage (LIKE {OBS_TABLE} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
     )
     with raw.copy(f"COPY obs_stage ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.write(payload)
+        copy.write(_copy_binary(rows, us_of, source, received))
     raw.execute(
         f"INSERT INTO {OBS_TABLE} ({cols}) SELECT {cols} FROM obs_stage"
         f" ON CONFLICT (series_id, time) DO NOTHING"
