@@ -130,3 +130,18 @@ def test_empty_columns_and_their_defaults():
     cols = ObsColumns.empty(3, ["", "N"])
     assert cols.rows()[0][2:] == (None, "", 0, None, None, None, None)
     assert np.isnan(cols.value).all() and (cols.packet == -1).all()
+
+
+@given(pairs=st.lists(st.tuples(st.integers(1, 2**62), st.integers(-10**15, 10**16)), max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_touched_hours_are_the_distinct_series_hour_pairs(pairs):
+    """The outbox's pairs from columns equal the tuple path's set of (series, time // hour),
+    times before 1970 included (floor division), ids far apart included."""
+    from gongzhi.observations.columns import touched_hours
+
+    series = np.array([s for s, _ in pairs], np.int64)
+    time_us = np.array([u for _, u in pairs], np.int64)
+    flat = touched_hours(series, time_us)
+    got = list(zip(flat[0::2], flat[1::2]))
+    assert len(got) == len(set(got))
+    assert set(got) == {(s, u // 3_600_000_000) for s, u in pairs}

@@ -147,6 +147,12 @@ class DeviceInfo:
     site: Any
     outlet: Any
     loaded: float
+    #: (site id, outlet id): where the device's values go (read once, not per packet)
+    place: tuple = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "place", (self.site.pk if self.site is not None else None,
+                                           self.outlet.pk if self.outlet is not None else None))
 
 
 @dataclass(slots=True)
@@ -193,7 +199,7 @@ class Pipeline:
         self._device_loaded: dict[str, float] = {}
         self._params: dict[int, _Param] = {}
         self._series_units: dict[int, str] = {}
-        #: (domain, system code, site id, outlet id, kind) -> {code: (series id, param, source unit)}
+        #: (domain, system code, (site id, outlet id), kind) -> {code: (series id, param, source unit)}
         self._targets: dict[tuple, dict[str, tuple[int, _Param, str]]] = {}
         #: (series id, source unit) -> how values are converted and checked (see _conversion)
         self._conv: dict[tuple[int, str], tuple] = {}
@@ -498,9 +504,7 @@ class Pipeline:
         base_bits = QC_BACKFILL if m.back_fill else 0
         base_bits |= qc.time_bits(data_time, now, cfg.future_tolerance)
         t_utc = data_time.astimezone(UTC)
-        site, outlet = dev.site, dev.outlet
-        hkey = (domain, dev.system_code, site.pk if site is not None else None,
-                outlet.pk if outlet is not None else None, kind)
+        hkey = (domain, dev.system_code, dev.place, kind)
         compact = type(m) is CompactMessage
         if compact:
             shape = m.cp_shape
@@ -516,8 +520,13 @@ class Pipeline:
                     nums = None
                 if nums is not None and "_" not in "".join(texts) and all(map(_isfinite, nums)):
                     nums.append(_NAN)  # position -1: an absent number
-                    batch.blocks.append((fast, nums, fast.flag_getter(vals), (t_utc - _EPOCH) // _MICROSECOND,
-                                         base_bits, out.packet_id, batch.nrows, p))
+                    block = (nums, fast.flag_getter(vals), (t_utc - _EPOCH) // _MICROSECOND, base_bits,
+                             out.packet_id, batch.nrows, fast.sids, fast.checks, p)
+                    group = batch.groups.get(fast.layout)
+                    if group is None:
+                        batch.groups[fast.layout] = [block]
+                    else:
+                        group.append(block)
                     batch.nrows += fast.n
                     out.values_stored += fast.n
                     return
@@ -528,6 +537,7 @@ class Pipeline:
             codes, texts, nums = _values(m.records, realtime)
         rows, row_plan, pending_units = batch.rows, batch.row_plan, batch.pending_units
         unknown, unknown_source, unit_notes = batch.unknown, batch.unknown_source, batch.unit_notes
+        site, outlet = dev.site, dev.outlet
         targets = self._targets.get(hkey)
         if targets is None:
             targets = self._targets[hkey] = {}
@@ -979,17 +989,18 @@ _LAYOUTS: dict[tuple, _Layout] = {}
 
 class _Batch:
     """The values of one batch on their way to the store: rows made value by value (``rows``,
-    at positions ``row_at`` of the batch) and blocks of packets with a :class:`_FastPlan`
-    (``(plan, numbers, flags, time µs, QC bits, packet id, first position, _Plan)``)."""
+    at positions ``row_at`` of the batch) and, per :class:`_Layout`, the packets with a
+    :class:`_FastPlan` of that layout as ``(numbers, flags, time µs, QC bits, packet id, first
+    position, series ids, checks, _Plan)``."""
 
-    __slots__ = ("rows", "row_plan", "row_at", "blocks", "nrows", "unknown", "unknown_source", "pending_units",
+    __slots__ = ("rows", "row_plan", "row_at", "groups", "nrows", "unknown", "unknown_source", "pending_units",
                  "unit_notes", "unplanned")
 
     def __init__(self) -> None:
         self.rows: list[list] = []  # [series, time, value, flag, qc, vmin, vmax, total, packet]
         self.row_plan: list[_Plan] = []
         self.row_at: list[int] = []
-        self.blocks: list[tuple] = []
+        self.groups: dict[_Layout, list[tuple]] = {}
         self.nrows = 0
         self.unknown: Counter = Counter()
         self.unknown_source: dict[str, str] = {}
@@ -998,36 +1009,35 @@ class _Batch:
         self.unplanned: list[tuple] = []  # shapes to plan once the units of their new series are known
 
     def columns(self) -> ObsColumns:
-        """Every row of the batch, in order, as columns: the blocks of one plan at once."""
+        """Every row of the batch, in order, as columns: the packets of one layout at once."""
         cols = ObsColumns.empty(self.nrows, ["", "N"])
         flags = cols.flags
         code_of = {"": 0, "N": 1}
-        groups: dict[int, list[tuple]] = {}
-        for b in self.blocks:
-            groups.setdefault(id(b[0].layout), []).append(b)
-        for blocks in groups.values():
-            plan = blocks[0][0].layout
-            k, r = len(blocks), plan.n
-            nums = np.array([b[1] for b in blocks])
-            at = (np.fromiter((b[6] for b in blocks), np.int64, k)[:, None] + np.arange(r)).ravel()
-            checks = np.concatenate([b[0].checks for b in blocks]).reshape(k, r, 5)
-            value, vmin, vmax, total = (nums[:, plan.pos[i]] * checks[:, :, 0] for i in range(4))
-            cols.series[at] = np.concatenate([b[0].sids for b in blocks])
-            cols.time_us[at] = np.repeat(np.fromiter((b[3] for b in blocks), np.int64, k), r)
-            cols.packet[at] = np.repeat(np.fromiter((-1 if b[5] is None else b[5] for b in blocks), np.int64, k), r)
+        for layout, blocks in self.groups.items():
+            k, r = len(blocks), layout.n
+            nums, flag_texts, t_us, base_bits, pids, starts, sids, checks, _owners = zip(*blocks)
+            nums = np.array(nums)
+            at = (np.array(starts, np.int64)[:, None] + np.arange(r)).ravel()
+            checks = np.concatenate(checks).reshape(k, r, 5)
+            value, vmin, vmax, total = (nums[:, layout.pos[i]] * checks[:, :, 0] for i in range(4))
+            cols.series[at] = np.concatenate(sids)
+            cols.time_us[at] = np.repeat(np.array(t_us, np.int64), r)
+            if None in pids:
+                pids = [-1 if x is None else x for x in pids]
+            cols.packet[at] = np.repeat(np.array(pids, np.int64), r)
             cols.value[at], cols.vmin[at], cols.vmax[at], cols.total[at] = (
                 value.ravel(), vmin.ravel(), vmax.ravel(), total.ravel())
-            bits = np.fromiter((b[4] for b in blocks), np.int64, k)[:, None] | checks[:, :, 1].astype(np.int64)
+            bits = np.array(base_bits, np.int64)[:, None] | checks[:, :, 1].astype(np.int64)
             checked = np.where(np.isnan(value), total, value)
             bits |= np.where((checked < 0) & (checks[:, :, 4] != 0), QC_NEGATIVE, 0)
             bits |= np.where((checked < checks[:, :, 2]) | (checked > checks[:, :, 3]), QC_OUT_OF_RANGE, 0)
             codes = np.zeros((k, r), np.int32)
-            if plan.flag_rows_list:
-                codes[:, plan.flag_rows] = 1  # "N"
-                all_n = plan.all_n
-                for i, b in enumerate(blocks):
-                    if b[2] != all_n:
-                        for j, text in zip(plan.flag_rows_list, b[2]):
+            if layout.flag_rows_list:
+                codes[:, layout.flag_rows] = 1  # "N"
+                all_n = layout.all_n
+                for i, texts in enumerate(flag_texts if flag_texts.count(all_n) != k else ()):
+                    if texts != all_n:
+                        for j, text in zip(layout.flag_rows_list, texts):
                             t2 = text[:2]
                             c = code_of.get(t2)
                             if c is None:
@@ -1055,7 +1065,8 @@ class _Batch:
 
     def owners(self) -> Callable[[int], _Plan]:
         """``f(i)`` -> the packet (its :class:`_Plan`) of row ``i`` of :meth:`columns`."""
-        starts = sorted([(b[6], b[7]) for b in self.blocks] + list(zip(self.row_at, self.row_plan)),
+        starts = sorted([(b[5], b[8]) for blocks in self.groups.values() for b in blocks]
+                        + list(zip(self.row_at, self.row_plan)),
                         key=operator.itemgetter(0))
         keys = [s for s, _ in starts]
         return lambda i: starts[bisect.bisect_right(keys, i) - 1][1]

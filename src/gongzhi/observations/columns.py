@@ -136,6 +136,30 @@ def _nullable(a: np.ndarray) -> list:
     return out
 
 
+HOUR_US = 3_600_000_000
+
+
+def touched_hours(series: np.ndarray, time_us: np.ndarray) -> list[int]:
+    """The distinct (series, hour since 1970) pairs of the rows, flattened
+    ``[series, hour, series, hour, …]`` (in no particular order): what the write path's
+    outbox records."""
+    if not len(series):
+        return []
+    hours = time_us // HOUR_US  # floor, as Python's // (times before 1970 too)
+    low = int(hours.min())
+    span = int(hours.max()) - low + 1
+    if int(series.max()) < (1 << 62) // span and int(series.min()) >= 0:
+        key = np.unique(series * span + (hours - low))  # one int64 per pair: unique in one sort
+        s, h = np.divmod(key, span)
+        h += low
+    else:  # ids or times too far apart for one int64
+        pairs = np.unique(np.stack((series, hours), axis=1), axis=0)
+        s, h = pairs[:, 0], pairs[:, 1]
+    flat = np.empty(2 * len(s), np.int64)
+    flat[0::2], flat[1::2] = s, h
+    return flat.tolist()
+
+
 # --- binary COPY ----------------------------------------------------------------------------------
 
 #: columns of the observation table in the order the COPY names them (services.OBS_COLUMNS)

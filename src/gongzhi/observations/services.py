@@ -45,6 +45,7 @@ from django.utils import timezone
 
 from gongzhi.observations.columns import ObsColumns
 from gongzhi.observations.columns import binary_copy as binary_copy_columns
+from gongzhi.observations.columns import touched_hours
 from gongzhi.observations.models import DirtyPeriod, LatestValue, Observation, PendingChange, Revision, Series, Source
 
 UTC = dt.timezone.utc
@@ -244,7 +245,8 @@ def write_observation_columns(cols: ObsColumns, *, source: int, received: dt.dat
         return rows, dict(zip(map(id, map(_second, rows)), cols.time_us.tolist()))
 
     return _write(lambda: binary_copy_columns(cols, source=source, received_us=_epoch_us(received)), tuples,
-                  cols.new_rows, lambda: list(zip(cols.series.tolist(), cols.time_us.tolist())), source, received)
+                  cols.new_rows, lambda: list(zip(cols.series.tolist(), cols.time_us.tolist())), source, received,
+                  touched=lambda: touched_hours(cols.series, cols.time_us))
 
 
 def _check_source(source: int) -> None:
@@ -254,11 +256,12 @@ def _check_source(source: int) -> None:
 
 def _write(payload: Callable[[], bytes], tuples: Callable[[], tuple[list[tuple], dict[int, int]]],
            all_new: Callable[[], list[tuple]], keys: Callable[[], list[tuple[int, int]]], source: int,
-           received: dt.datetime) -> WriteResult:
+           received: dt.datetime, touched: Callable[[], list[int]] | None = None) -> WriteResult:
     """The write of :func:`write_observations` and :func:`write_observation_columns`, given
     their rows four ways: the optimistic COPY's payload, the rows as tuples with their
     times in µs (the careful paths), ``(series, µs, value, flag, qc)`` of every row, and
-    ``(series, µs)`` of every row in order."""
+    ``(series, µs)`` of every row in order; ``touched`` gives the outbox's (series, hour)
+    pairs when every row was new."""
     with transaction.atomic():
         with connection.cursor() as cur:
             if connection.vendor == "postgresql":
@@ -271,7 +274,8 @@ def _write(payload: Callable[[], bytes], tuples: Callable[[], tuple[list[tuple],
                 rows, us_of = tuples()
                 returned = _write_sqlite(cur, rows, us_of, source, received)
             new_rows = all_new() if returned is _ALL_NEW else returned
-            _add_pending(cur, new_rows, received)
+            _add_pending(cur, new_rows, received,
+                         touched() if returned is _ALL_NEW and touched is not None and new_rows else None)
         if new_rows and _write_listeners:
             transaction.on_commit(lambda: _fire_listeners(new_rows, received))
     result = WriteResult()
@@ -623,18 +627,20 @@ def _dirty_hour(hour: int, kind: str) -> int:
 _first, _second, _third, _fourth, _fifth = (operator.itemgetter(i) for i in range(5))
 
 
-def _add_pending(cur, returned: Sequence[tuple], received: dt.datetime) -> None:
+def _add_pending(cur, returned: Sequence[tuple], received: dt.datetime, flat: list[int] | None = None) -> None:
     """Record, in the writer's transaction, which hours the new rows touched: one small row
     per write, whatever its size. Only integers: ``{"t": [series, hour, series, hour, …],
     "r": received}`` (hours since the epoch, ``received`` in epoch microseconds). What
     those hours mean (an hour, or the Beijing day of an hourly series) and the newest value
     of each series are worked out by :func:`apply_pending_changes`, off the acknowledgement
-    path (it was a fifth of the gateway's writer time when done here)."""
+    path (it was a fifth of the gateway's writer time when done here). ``flat``: the pairs
+    already worked out (:func:`~gongzhi.observations.columns.touched_hours`)."""
     if not returned:
         return
-    # (series, hour) pairs, deduplicated and flattened without a Python step per row
-    touched = set(zip(map(_first, returned), map(HOUR_US.__rfloordiv__, map(_second, returned))))
-    flat = list(itertools.chain.from_iterable(touched))
+    if flat is None:
+        # (series, hour) pairs, deduplicated and flattened without a Python step per row
+        touched = set(zip(map(_first, returned), map(HOUR_US.__rfloordiv__, map(_second, returned))))
+        flat = list(itertools.chain.from_iterable(touched))
     payload = json.dumps({"t": flat, "r": _epoch_us(received)}, separators=(",", ":"))
     cur.execute(f"INSERT INTO {PENDING_TABLE} (created, payload) VALUES (%s, %s)", [received, payload])
 
