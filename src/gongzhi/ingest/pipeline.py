@@ -13,7 +13,9 @@ transaction** (group commit):
 2. check the idempotency key (MN, QN, CN, PNO) against :class:`AcceptedPacket`;
 3. map each factor to a series (device's site or outlet × parameter × kind),
    apply the arrival QC and write the values with
-   :func:`gongzhi.observations.services.write_observations`;
+   :func:`gongzhi.observations.services.write_observation_columns` (a packet shaped like
+   the logger's earlier ones goes by its :class:`_FastPlan`, a batch at a time as NumPy
+   columns; any other value by value);
 4. archive every item in :class:`RawPacket` with its verdict and record the
    accepted keys and unknown codes;
 5. commit, and only then return the replies (9014 …) for the caller to send.
