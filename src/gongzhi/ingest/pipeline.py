@@ -61,7 +61,7 @@ from gongzhi.hj212 import (
 from gongzhi.ingest import qc
 from gongzhi.ingest.models import AcceptedPacket, RawPacket, Verdict
 from gongzhi.observations import services as obs
-from gongzhi.observations.columns import ObsColumns
+from gongzhi.observations.columns import ObsColumns, epoch_us
 from gongzhi.observations.models import (
     QC_BACKFILL,
     QC_FLAG_INVALID,
@@ -522,7 +522,7 @@ class Pipeline:
                     nums = None
                 if nums is not None and "_" not in "".join(texts) and all(map(_isfinite, nums)):
                     nums.append(_NAN)  # position -1: an absent number
-                    block = (nums, fast.flag_getter(vals), (t_utc - _EPOCH) // _MICROSECOND, base_bits,
+                    block = (nums, fast.flag_getter(vals), epoch_us(t_utc), base_bits,
                              out.packet_id, batch.nrows, fast.sids, fast.checks, p)
                     group = batch.groups.get(fast.layout)
                     if group is None:
@@ -850,14 +850,7 @@ def _shape_plan(shape: tuple, realtime: bool) -> tuple:
                 positions.append(len(numeric))
                 numeric.append(t.at)
         codes.append((code, -1 if flag is None else flag.at, *positions, any(t is not None for t in texts), zs))
-    if not numeric:
-        getter = _no_texts
-    elif len(numeric) == 1:
-        only = numeric[0]
-        getter = lambda vals: (vals[only],)  # noqa: E731 (itemgetter of one index gives no tuple)
-    else:
-        getter = operator.itemgetter(*numeric)
-    return getter, tuple(codes)
+    return _getter(numeric), tuple(codes)
 
 
 def _no_texts(vals) -> tuple:
@@ -898,15 +891,13 @@ def _values_of_shape(shape: tuple, vals: list[str], realtime: bool) -> tuple[tup
 
 _isfinite = math.isfinite
 _NAN = math.nan
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = dt.timedelta(microseconds=1)
 
 
 def _getter(indexes: Sequence[int]) -> Callable[[Sequence], tuple]:
     """``f(seq)`` -> the tuple of ``seq``'s items at ``indexes`` (itemgetter, always a tuple)."""
     if not indexes:
         return _no_texts
-    if len(indexes) == 1:
+    if len(indexes) == 1:  # itemgetter of one index gives no tuple
         only = indexes[0]
         return lambda vals: (vals[only],)
     return operator.itemgetter(*indexes)

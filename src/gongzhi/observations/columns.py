@@ -28,10 +28,12 @@ from typing import Sequence
 import numpy as np
 
 UTC = dt.timezone.utc
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
-_US = dt.timedelta(microseconds=1)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = dt.timedelta(microseconds=1)
+HOUR_US = 3_600_000_000
 #: PostgreSQL timestamps count microseconds from 2000-01-01 UTC
 PG_EPOCH_US = 946_684_800_000_000
+#: binary COPY: signature, flags, header extension length; and the end of the rows
 BIN_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 BIN_TRAILER = b"\xff\xff"
 
@@ -79,7 +81,7 @@ class ObsColumns:
             return cls.empty(0)
         series, times, value, flag, qc, vmin, vmax, total, packet = zip(*rows)
         if time_us is None:
-            time_us = [_epoch_us(t) for t in times]
+            time_us = [epoch_us(t) for t in times]
         codes: dict[str, int] = {}
         flag_codes = [codes.setdefault(f or "", len(codes)) for f in flag]
         return cls(np.array(series, np.int64), np.array(time_us, np.int64), _floats(value), _floats(vmin),
@@ -93,7 +95,7 @@ class ObsColumns:
         for us in self.time_us.tolist():
             t = made.get(us)
             if t is None:
-                t = made[us] = _EPOCH + dt.timedelta(microseconds=us)
+                t = made[us] = EPOCH + dt.timedelta(microseconds=us)
             out.append(t)
         return out
 
@@ -114,10 +116,11 @@ class ObsColumns:
                         self.qc.tolist()))
 
 
-def _epoch_us(t: dt.datetime) -> int:
+def epoch_us(t: dt.datetime) -> int:
+    """Exact integer microseconds since 1970-01-01 UTC (the write path's key for a time)."""
     if t.tzinfo is None:
         raise ValueError(f"observation times must be timezone-aware, got {t!r}")
-    return (t - _EPOCH) // _US
+    return (t - EPOCH) // MICROSECOND
 
 
 def _floats(values: Sequence) -> np.ndarray:
@@ -134,9 +137,6 @@ def _nullable(a: np.ndarray) -> list:
     if np.isnan(a).any():
         out = [None if x != x else x for x in out]
     return out
-
-
-HOUR_US = 3_600_000_000
 
 
 def touched_hours(series: np.ndarray, time_us: np.ndarray) -> list[int]:

@@ -43,9 +43,17 @@ from typing import Callable, Iterable, Sequence
 from django.db import connection, transaction
 from django.utils import timezone
 
-from gongzhi.observations.columns import ObsColumns
+from gongzhi.observations.columns import (
+    BIN_HEADER,
+    BIN_TRAILER,
+    EPOCH,
+    HOUR_US,
+    PG_EPOCH_US,
+    ObsColumns,
+    touched_hours,
+)
 from gongzhi.observations.columns import binary_copy as binary_copy_columns
-from gongzhi.observations.columns import touched_hours
+from gongzhi.observations.columns import epoch_us as _epoch_us
 from gongzhi.observations.models import DirtyPeriod, LatestValue, Observation, PendingChange, Revision, Series, Source
 
 UTC = dt.timezone.utc
@@ -155,18 +163,6 @@ series_resolver = SeriesResolver()
 # --- bulk write -----------------------------------------------------------------------------------
 
 
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
-MICROSECOND = dt.timedelta(microseconds=1)
-HOUR_US = 3_600_000_000
-
-
-def _epoch_us(t: dt.datetime) -> int:
-    """Exact integer microseconds since the epoch (the write path's key for a time)."""
-    if t.tzinfo is None:
-        raise ValueError(f"observation times must be timezone-aware, got {t!r}")
-    return (t - EPOCH) // MICROSECOND
-
-
 def _as_aware(t) -> dt.datetime:
     """A time read with a raw cursor: aware on PostgreSQL; on SQLite naive UTC (or its text)."""
     if isinstance(t, str):
@@ -219,12 +215,14 @@ def write_observations(rows: Sequence[ObservationRow | tuple], *, source: int,
     def payload() -> bytes:
         return _copy_binary(rows, us_of, source, received)
 
+    def times_us():
+        return map(us_of.__getitem__, map(id, map(_second, rows)))
+
     def all_new() -> list[tuple]:  # (series, time in µs, value, flag, qc) of every row, built in C
-        return list(zip(map(_first, rows), map(us_of.__getitem__, map(id, map(_second, rows))),
-                        map(_third, rows), map(_fourth, rows), map(_fifth, rows)))
+        return list(zip(map(_first, rows), times_us(), map(_third, rows), map(_fourth, rows), map(_fifth, rows)))
 
     def keys() -> list[tuple[int, int]]:
-        return list(zip(map(_first, rows), map(us_of.__getitem__, map(id, map(_second, rows)))))
+        return list(zip(map(_first, rows), times_us()))
 
     return _write(payload, lambda: (rows, us_of), all_new, keys, source, received)
 
@@ -339,11 +337,7 @@ def copy_text(value) -> str:
     return repr(float(value))  # float, Decimal, NumPy scalars: the exact double, shortest form
 
 
-#: PostgreSQL's binary COPY: signature, flags, header extension length
-_BIN_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
-_BIN_TRAILER = struct.pack(">h", -1)
-#: PostgreSQL timestamps count microseconds from 2000-01-01 UTC
-_PG_EPOCH_US = 946_684_800_000_000
+#: binary COPY fields (header, trailer and the 2000-01-01 epoch: observations.columns)
 _B_INT8 = struct.Struct(">iq")
 _B_FLOAT8 = struct.Struct(">id")
 _B_NULL = struct.pack(">i", -1)
@@ -398,13 +392,13 @@ def binary_copy(rows: Sequence[Sequence], kinds: str) -> bytes:
     strs: dict = {}
     times: dict = {}
     n = len(kinds)
-    out = [_BIN_HEADER]
+    out = [BIN_HEADER]
     append = out.append
     for r in rows:
         if len(r) != n:
             raise ValueError(f"binary COPY: a row of {len(r)} fields for {n} columns")
         append(encode(r, strs, times))
-    append(_BIN_TRAILER)
+    append(BIN_TRAILER)
     return b"".join(out)
 
 
@@ -415,7 +409,7 @@ def _encode_str(v: str, strs: dict) -> bytes:
 
 
 def _encode_time(v: dt.datetime, times: dict) -> bytes:
-    b = _B_INT8.pack(8, _epoch_us(v) - _PG_EPOCH_US)
+    b = _B_INT8.pack(8, _epoch_us(v) - PG_EPOCH_US)
     times[id(v)] = (v, b)  # the object is kept, so its id stays its own for the call
     return b
 
@@ -458,12 +452,12 @@ def _copy_binary(rows: list[tuple], us_of: dict[int, int], source: int, received
     (it spent about a third of its COPY time there) and none for the client to format. The two
     shapes the gateway writes (an hourly value with its minimum and maximum; a value alone) are
     one ``struct.pack`` each; any other shape is built field by field."""
-    rec = _epoch_us(received) - _PG_EPOCH_US
-    out = [_BIN_HEADER]
+    rec = _epoch_us(received) - PG_EPOCH_US
+    out = [BIN_HEADER]
     append = out.append
     # per flag text: its bytes, their length and the two row shapes' pack functions
     flags: dict = {}
-    pg_us = {k: us - _PG_EPOCH_US for k, us in us_of.items()}
+    pg_us = {k: us - PG_EPOCH_US for k, us in us_of.items()}
     null = -1
     for sid, t, value, flag, qc, vmin, vmax, total, pid in rows:
         f = flags.get(flag)
@@ -487,7 +481,7 @@ def _copy_binary(rows: list[tuple], us_of: dict[int, int], source: int, received
         parts += [struct.pack(">i", len(fb)), fb, struct.pack(">ii", 4, qc), struct.pack(">ih", 2, source),
                   _B_INT8.pack(8, rec), _B_NULL if pid is None else _B_INT8.pack(8, pid)]
         append(b"".join(parts))
-    append(_BIN_TRAILER)
+    append(BIN_TRAILER)
     return b"".join(out)
 
 
